@@ -1,0 +1,47 @@
+# Swarmsite: `make run` serves the dashboard on http://127.0.0.1:8000 (SQLite, in-memory channel layer);
+# `make test` runs the whole suite. Both create .venv and install on first use.
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+HOST ?= 127.0.0.1
+PORT ?= 8000
+STAMP := $(VENV)/.installed
+
+.PHONY: run install test test-unit test-e2e lint bench migrate clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+migrate: install
+	$(BIN)/python manage.py migrate --noinput -v0
+	$(BIN)/python manage.py ensure_admin
+
+run: migrate
+	$(BIN)/python manage.py collectstatic --noinput -v0
+	@echo "Swarmsite on http://$(HOST):$(PORT)/  (API docs: http://$(HOST):$(PORT)/api/v1/docs)"
+	$(BIN)/daphne -b $(HOST) -p $(PORT) swarmsite.asgi:application
+
+test: install test-unit test-e2e
+
+test-unit: install
+	$(BIN)/pytest tests --ignore=tests/e2e -q
+
+# Browser tests drive Debian's /usr/bin/chromium (apt-get install chromium); they run in their own
+# pytest process because sync Playwright needs DJANGO_ALLOW_ASYNC_UNSAFE.
+test-e2e: install
+	DJANGO_ALLOW_ASYNC_UNSAFE=true $(BIN)/pytest tests/e2e -q
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/mypy .
+
+bench: install
+	$(BIN)/python bench/run_all.py
+
+clean:
+	rm -rf $(VENV) staticfiles test_db.sqlite3 artifacts

@@ -1,0 +1,174 @@
+"""OrmLifecycleStore: durable agent liveness on SQLite or PostgreSQL."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime, timedelta
+from typing import Any
+from uuid import UUID
+
+from django.db import transaction
+from django.db.models import Case, CharField, Count, Q, QuerySet, Value, When
+
+from stores.backends.orm.base import translate_db_errors
+from stores.clock import Clock, system_clock
+from stores.contracts import EventSink
+from stores.errors import AgentExpired, NotFound
+from stores.lifecycle import agent_payload
+from stores.models import Agent
+from stores.types import AgentRecord, AgentState, Page
+
+ExpiryHook = Callable[[Sequence[AgentRecord], datetime], None]
+
+
+class OrmLifecycleStore:
+    def __init__(
+        self,
+        *,
+        events: EventSink,
+        ttl_s: float = 30.0,
+        heartbeat_log_interval_s: float = 60.0,
+        clock: Clock = system_clock,
+        expiry_hooks: Sequence[ExpiryHook] = (),
+    ) -> None:
+        self.events = events
+        self._ttl = timedelta(seconds=ttl_s)
+        self._log_interval = timedelta(seconds=heartbeat_log_interval_s)
+        self._clock = clock
+        self._hooks = list(expiry_hooks)
+
+    def _record(self, row: Agent, now: datetime) -> AgentRecord:
+        state = AgentState(row.state)
+        changed = row.state_changed_at
+        if state == AgentState.ONLINE and row.last_heartbeat < now - self._ttl:
+            state, changed = AgentState.EXPIRED, row.last_heartbeat + self._ttl
+        return AgentRecord(
+            agent_id=row.id,
+            name=row.name,
+            state=state,
+            registered_at=row.registered_at,
+            last_heartbeat=row.last_heartbeat,
+            state_changed_at=changed,
+            metadata=row.metadata,
+        )
+
+    @translate_db_errors
+    def register(
+        self, agent_id: UUID, *, name: str = "", metadata: Mapping[str, Any] | None = None
+    ) -> AgentRecord:
+        now = self._clock.now()
+        with transaction.atomic():
+            row = Agent.objects.select_for_update().filter(pk=agent_id).first()
+            if row is None:
+                row = Agent(id=agent_id, registered_at=now, state_changed_at=now, metadata={})
+            elif self._record(row, now).state != AgentState.ONLINE:
+                row.registered_at = row.state_changed_at = now
+            row.state = Agent.State.ONLINE
+            row.last_heartbeat = row.heartbeat_logged_at = now
+            row.name = name or row.name
+            if metadata is not None:
+                row.metadata = dict(metadata)
+            row.save()
+            record = self._record(row, now)
+            self.events.emit("agent.online", "agent", str(agent_id), agent_payload(record), now)
+        return record
+
+    @translate_db_errors
+    def heartbeat(self, agent_id: UUID) -> AgentRecord:
+        now = self._clock.now()
+        cutoff = now - self._ttl
+        with transaction.atomic():
+            row = Agent.objects.filter(pk=agent_id).first()
+            if row is None or row.state == Agent.State.OFFLINE:
+                raise NotFound(f"agent {agent_id} is not registered", agent_id=str(agent_id))
+            # The guard repeats the check in the UPDATE so a concurrent sweep or deregister wins cleanly.
+            fresh = Agent.objects.filter(pk=agent_id, state=Agent.State.ONLINE, last_heartbeat__gte=cutoff)
+            durable = row.heartbeat_logged_at is None or row.heartbeat_logged_at <= now - self._log_interval
+            changes: dict[str, Any] = {"last_heartbeat": now}
+            if durable:
+                changes["heartbeat_logged_at"] = now
+            if fresh.update(**changes) == 1:
+                row.last_heartbeat = now
+                record = self._record(row, now)
+                self.events.emit("agent.heartbeat", "agent", str(agent_id), agent_payload(record), now, durable=durable)
+                return record
+        if self._expire(Agent.objects.filter(pk=agent_id), now) or row.state != Agent.State.OFFLINE:
+            raise AgentExpired(
+                f"agent {agent_id} expired after {self._ttl.total_seconds():g}s of silence; register again",
+                agent_id=str(agent_id),
+            )
+        raise NotFound(f"agent {agent_id} is not registered", agent_id=str(agent_id))
+
+    @translate_db_errors
+    def deregister(self, agent_id: UUID) -> None:
+        now = self._clock.now()
+        with transaction.atomic():
+            if Agent.objects.filter(pk=agent_id).exclude(state=Agent.State.OFFLINE).update(
+                state=Agent.State.OFFLINE, state_changed_at=now
+            ):
+                record = self._record(Agent.objects.get(pk=agent_id), now)
+                self.events.emit("agent.offline", "agent", str(agent_id), agent_payload(record), now)
+
+    @translate_db_errors
+    def get(self, agent_id: UUID) -> AgentRecord:
+        now = self._clock.now()
+        row = Agent.objects.filter(pk=agent_id).first()
+        if row is None:
+            raise NotFound(f"agent {agent_id} is not registered", agent_id=str(agent_id))
+        return self._record(row, now)
+
+    def _effective_state_filter(self, state: AgentState, now: datetime) -> Q:
+        stale = Q(state=Agent.State.ONLINE, last_heartbeat__lt=now - self._ttl)
+        if state == AgentState.ONLINE:
+            return Q(state=Agent.State.ONLINE) & ~stale
+        if state == AgentState.EXPIRED:
+            return Q(state=Agent.State.EXPIRED) | stale
+        return Q(state=Agent.State.OFFLINE)
+
+    @translate_db_errors
+    def list_agents(self, *, state: AgentState | None = None, offset: int = 0, limit: int = 50) -> Page[AgentRecord]:
+        now = self._clock.now()
+        rows: QuerySet[Agent] = Agent.objects.all()
+        if state is not None:
+            rows = rows.filter(self._effective_state_filter(state, now))
+        total = rows.count()
+        items = [self._record(r, now) for r in rows.order_by("-last_heartbeat", "-id")[offset : offset + limit]]
+        return Page(items=items, total=total, offset=offset, limit=limit)
+
+    @translate_db_errors
+    def count_by_state(self) -> dict[AgentState, int]:
+        now = self._clock.now()
+        effective = Case(
+            When(self._effective_state_filter(AgentState.EXPIRED, now), then=Value(AgentState.EXPIRED.value)),
+            default="state",
+            output_field=CharField(),
+        )
+        counts = dict.fromkeys(AgentState, 0)
+        for row in Agent.objects.annotate(effective=effective).values("effective").annotate(n=Count("id")):
+            counts[AgentState(row["effective"])] += row["n"]
+        return counts
+
+    @translate_db_errors
+    def expire_silent(self) -> Sequence[AgentRecord]:
+        now = self._clock.now()
+        return self._expire(Agent.objects.all(), now)
+
+    def _expire(self, rows: QuerySet[Agent], now: datetime) -> list[AgentRecord]:
+        """Expire the silent online agents among `rows`, each guarded by a conditional UPDATE."""
+        cutoff = now - self._ttl
+        expired: list[AgentRecord] = []
+        with transaction.atomic():
+            candidates = list(rows.filter(state=Agent.State.ONLINE, last_heartbeat__lt=cutoff).order_by("id")[:1000])
+            for row in candidates:
+                won = Agent.objects.filter(
+                    pk=row.pk, state=Agent.State.ONLINE, last_heartbeat__lt=cutoff
+                ).update(state=Agent.State.EXPIRED, state_changed_at=now)
+                if won:
+                    row.state, row.state_changed_at = Agent.State.EXPIRED, now
+                    record = self._record(row, now)
+                    self.events.emit("agent.expired", "agent", str(row.id), agent_payload(record), now)
+                    expired.append(record)
+            if expired:
+                for hook in self._hooks:
+                    hook(expired, now)
+        return expired

@@ -1,0 +1,52 @@
+"""Values that cross layers: frozen dataclasses, no ORM objects."""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Generic, TypeVar
+from uuid import UUID
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Page(Generic[T]):
+    items: Sequence[T]
+    total: int
+    offset: int
+    limit: int
+
+
+class AgentState(enum.StrEnum):
+    ONLINE = "online"
+    OFFLINE = "offline"
+    EXPIRED = "expired"
+
+
+@dataclass(frozen=True)
+class AgentRecord:
+    agent_id: UUID
+    name: str
+    state: AgentState
+    registered_at: datetime
+    last_heartbeat: datetime
+    state_changed_at: datetime
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+    def heartbeat_age_s(self, now: datetime) -> float:
+        return max(0.0, (now - self.last_heartbeat).total_seconds())
+
+
+@dataclass(frozen=True)
+class Event:
+    """One entry of the event log. `id` is None for live-only events (coalesced heartbeats)."""
+
+    kind: str
+    subject_type: str
+    subject_id: str
+    payload: dict[str, Any]
+    created_at: datetime
+    id: int | None = None

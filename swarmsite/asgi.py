@@ -1,0 +1,26 @@
+"""ASGI entry point: HTTP through Django, websockets through Channels, plus the liveness sweeper."""
+
+from __future__ import annotations
+
+import os
+
+from django.core.asgi import get_asgi_application
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "swarmsite.settings")
+django_asgi_app = get_asgi_application()  # must run before importing anything that touches models
+
+from channels.auth import AuthMiddlewareStack  # noqa: E402
+from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
+from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
+
+from identities.routing import websocket_urlpatterns  # noqa: E402
+from swarmsite.sweeper import SweeperMiddleware  # noqa: E402
+
+application = SweeperMiddleware(
+    ProtocolTypeRouter(
+        {
+            "http": django_asgi_app,
+            "websocket": AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
+        }
+    )
+)

@@ -1,0 +1,49 @@
+"""Input types shared by every router: limits at the API edge so PostgreSQL never sees bad input."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Generic, TypeVar
+
+from ninja import Schema
+from pydantic import AfterValidator, Field
+
+T = TypeVar("T")
+
+NO_NUL = r"^[^\x00]*$"
+
+
+def _reject_nul(value: Any, path: str = "$") -> None:
+    if isinstance(value, str) and "\x00" in value:
+        raise ValueError(f"{path} contains a NUL character, which is not allowed")
+    if isinstance(value, dict):
+        for key, item in value.items():
+            _reject_nul(key, path)
+            _reject_nul(item, f"{path}.{key}")
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            _reject_nul(item, f"{path}[{i}]")
+
+
+def _clean_json(value: Any) -> Any:
+    _reject_nul(value)
+    return value
+
+
+def ShortText(max_length: int = 200) -> Any:  # noqa: N802 - reads as a type in schemas
+    return Annotated[str, Field(max_length=max_length, pattern=NO_NUL)]
+
+
+JsonObject = Annotated[dict[str, Any], AfterValidator(_clean_json)]
+JsonValue = Annotated[Any, AfterValidator(_clean_json)]
+
+
+class PageOut(Schema, Generic[T]):
+    items: list[T]
+    total: int
+    offset: int
+    limit: int
+
+
+class PageParams(Schema):
+    offset: int = Field(0, ge=0, le=1_000_000)
+    limit: int = Field(50, ge=1, le=500)

@@ -1,0 +1,78 @@
+from __future__ import annotations
+
+import multiprocessing
+from collections.abc import Iterator
+
+import pytest
+from django.test import Client
+
+from stores import registry
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # Live-server children must not inherit asgiref's executor thread (fork hangs websocket connects).
+    multiprocessing.set_start_method("spawn", force=True)
+
+
+@pytest.fixture(autouse=True)
+def _fresh_backends(settings: object) -> Iterator[None]:
+    """Backends are cached per process; rebuild them so each test sees its own settings."""
+    registry.reset()
+    yield
+    registry.reset()
+
+
+@pytest.fixture(autouse=True)
+def _in_memory_layer(settings: object) -> Iterator[None]:
+    """Unit tests publish to an in-memory channel layer, whatever REDIS_URL says."""
+    from channels.layers import channel_layers
+
+    settings.CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}  # type: ignore[attr-defined]
+    channel_layers.backends.clear()
+    yield
+    channel_layers.backends.clear()
+
+
+def token_client(scope: str = "agent") -> Client:
+    from swarmsite.models import ApiToken
+
+    _, secret = ApiToken.issue(f"test-{scope}", scope)
+    return Client(headers={"Authorization": f"Bearer {secret}"})
+
+
+@pytest.fixture
+def api(db: None) -> Client:
+    """A client authenticated with an agent-scope token."""
+    return token_client("agent")
+
+
+@pytest.fixture
+def operator_api(db: None) -> Client:
+    return token_client("operator")
+
+
+@pytest.fixture
+def admin_api(db: None) -> Client:
+    return token_client("admin")
+
+
+def user_with_role(role: str, username: str | None = None) -> object:
+    from django.contrib.auth.models import Group, User
+
+    user = User.objects.create_user(username or f"{role}-user", password="pw-for-tests-1")
+    user.groups.add(Group.objects.get(name=role))
+    return user
+
+
+@pytest.fixture
+def viewer_client(db: None) -> Client:
+    client = Client()
+    client.force_login(user_with_role("viewer"))  # type: ignore[arg-type]
+    return client
+
+
+@pytest.fixture
+def operator_client(db: None) -> Client:
+    client = Client()
+    client.force_login(user_with_role("operator"))  # type: ignore[arg-type]
+    return client

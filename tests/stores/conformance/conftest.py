@@ -1,0 +1,27 @@
+"""Builds every backend of every contract; the suites next to this file see only the contracts."""
+
+from __future__ import annotations
+
+import pytest
+
+from stores.backends.memory.lifecycle import InMemoryLifecycleStore
+from stores.backends.orm.events import OrmEventLog
+from stores.backends.orm.lifecycle import OrmLifecycleStore
+from stores.contracts import LifecycleStore
+from stores.events import InMemoryEventLog
+
+AGENT_TTL_S = 30.0
+
+
+@pytest.fixture(params=["in_memory", "orm"])
+def store_backend(request: pytest.FixtureRequest, db: None) -> str:
+    # Both legs take the db fixture: requesting it only for the ORM leg, after an in-memory test,
+    # left pytest-django on the development database.
+    return str(request.param)
+
+
+@pytest.fixture
+def lifecycle(store_backend: str) -> LifecycleStore:
+    if store_backend == "orm":
+        return OrmLifecycleStore(events=OrmEventLog(), ttl_s=AGENT_TTL_S, heartbeat_log_interval_s=60)
+    return InMemoryLifecycleStore(events=InMemoryEventLog(), ttl_s=AGENT_TTL_S, heartbeat_log_interval_s=60)

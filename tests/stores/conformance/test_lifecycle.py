@@ -1,0 +1,175 @@
+"""LifecycleStore conformance (semantics 1.6, plus expiry), run against every backend."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+
+import pytest
+import time_machine
+from django.utils import timezone
+
+from stores.contracts import LifecycleStore
+from stores.errors import AgentExpired, NotFound
+from stores.types import AgentState
+
+TTL = timedelta(seconds=30)
+
+
+def test_register_then_heartbeat_succeeds(lifecycle: LifecycleStore) -> None:
+    agent = uuid.uuid4()
+    lifecycle.register(agent)
+    record = lifecycle.heartbeat(agent)
+    assert record.state == AgentState.ONLINE
+    assert record.agent_id == agent
+
+
+def test_heartbeat_of_unknown_agent_is_not_found(lifecycle: LifecycleStore) -> None:
+    with pytest.raises(NotFound):
+        lifecycle.heartbeat(uuid.uuid4())
+
+
+def test_heartbeat_after_deregister_is_not_found(lifecycle: LifecycleStore) -> None:
+    agent = uuid.uuid4()
+    lifecycle.register(agent)
+    lifecycle.deregister(agent)
+    with pytest.raises(NotFound) as excinfo:
+        lifecycle.heartbeat(agent)
+    assert excinfo.value.code == "not_found"
+
+
+def test_deregister_is_idempotent_and_accepts_unknown_agents(lifecycle: LifecycleStore) -> None:
+    agent = uuid.uuid4()
+    lifecycle.register(agent)
+    lifecycle.deregister(agent)
+    lifecycle.deregister(agent)
+    lifecycle.deregister(uuid.uuid4())
+    assert lifecycle.get(agent).state == AgentState.OFFLINE
+
+
+def test_register_twice_refreshes_the_heartbeat(lifecycle: LifecycleStore) -> None:
+    agent = uuid.uuid4()
+    start = timezone.now()
+    with time_machine.travel(start, tick=False):
+        first = lifecycle.register(agent, name="worker-1")
+    with time_machine.travel(start + timedelta(seconds=10), tick=False):
+        second = lifecycle.register(agent)
+    assert second.last_heartbeat == first.last_heartbeat + timedelta(seconds=10)
+    assert second.registered_at == first.registered_at
+    assert second.name == "worker-1"
+
+
+def test_register_after_deregister_makes_heartbeat_work_again(lifecycle: LifecycleStore) -> None:
+    agent = uuid.uuid4()
+    lifecycle.register(agent)
+    lifecycle.deregister(agent)
+    lifecycle.register(agent)
+    assert lifecycle.heartbeat(agent).state == AgentState.ONLINE
+
+
+def test_get_of_unknown_agent_is_not_found(lifecycle: LifecycleStore) -> None:
+    with pytest.raises(NotFound):
+        lifecycle.get(uuid.uuid4())
+
+
+def test_silent_agent_reads_as_expired_before_any_sweep(lifecycle: LifecycleStore) -> None:
+    agent = uuid.uuid4()
+    start = timezone.now()
+    with time_machine.travel(start, tick=False):
+        lifecycle.register(agent)
+    with time_machine.travel(start + TTL + timedelta(seconds=1), tick=False):
+        assert lifecycle.get(agent).state == AgentState.EXPIRED
+        assert [a.agent_id for a in lifecycle.list_agents(state=AgentState.EXPIRED).items] == [agent]
+        assert lifecycle.list_agents(state=AgentState.ONLINE).total == 0
+        assert lifecycle.count_by_state()[AgentState.EXPIRED] == 1
+
+
+def test_heartbeat_within_the_ttl_keeps_the_agent_online(lifecycle: LifecycleStore) -> None:
+    agent = uuid.uuid4()
+    start = timezone.now()
+    with time_machine.travel(start, tick=False):
+        lifecycle.register(agent)
+    with time_machine.travel(start + TTL - timedelta(seconds=1), tick=False):
+        lifecycle.heartbeat(agent)
+    with time_machine.travel(start + TTL + timedelta(seconds=5), tick=False):
+        assert lifecycle.get(agent).state == AgentState.ONLINE
+        assert lifecycle.expire_silent() == []
+
+
+def test_heartbeat_of_expired_agent_is_rejected_until_it_registers_again(lifecycle: LifecycleStore) -> None:
+    agent = uuid.uuid4()
+    start = timezone.now()
+    with time_machine.travel(start, tick=False):
+        lifecycle.register(agent)
+    with time_machine.travel(start + TTL + timedelta(seconds=1), tick=False):
+        with pytest.raises(AgentExpired):
+            lifecycle.heartbeat(agent)
+        with pytest.raises(AgentExpired):
+            lifecycle.heartbeat(agent)
+        lifecycle.register(agent)
+        assert lifecycle.heartbeat(agent).state == AgentState.ONLINE
+
+
+def test_sweep_expires_only_silent_online_agents(lifecycle: LifecycleStore) -> None:
+    silent, alive, gone = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+    start = timezone.now()
+    with time_machine.travel(start, tick=False):
+        for agent in (silent, alive, gone):
+            lifecycle.register(agent)
+        lifecycle.deregister(gone)
+    with time_machine.travel(start + TTL - timedelta(seconds=2), tick=False):
+        lifecycle.heartbeat(alive)
+    with time_machine.travel(start + TTL + timedelta(seconds=1), tick=False):
+        expired = lifecycle.expire_silent()
+        assert [a.agent_id for a in expired] == [silent]
+        assert lifecycle.expire_silent() == []
+        assert lifecycle.get(silent).state == AgentState.EXPIRED
+        assert lifecycle.get(gone).state == AgentState.OFFLINE
+        assert lifecycle.get(alive).state == AgentState.ONLINE
+
+
+def test_sweep_emits_one_expired_event_per_agent(lifecycle: LifecycleStore) -> None:
+    agent = uuid.uuid4()
+    start = timezone.now()
+    with time_machine.travel(start, tick=False):
+        lifecycle.register(agent)
+    with time_machine.travel(start + TTL + timedelta(seconds=1), tick=False):
+        lifecycle.expire_silent()
+        lifecycle.expire_silent()
+    kinds = [e.kind for e in lifecycle.events.since(0)]  # type: ignore[attr-defined]
+    assert kinds == ["agent.online", "agent.expired"]
+
+
+def test_heartbeats_are_coalesced_in_the_event_log(lifecycle: LifecycleStore) -> None:
+    agent = uuid.uuid4()
+    start = timezone.now()
+    with time_machine.travel(start, tick=False):
+        lifecycle.register(agent)
+    for second in range(1, 25):
+        with time_machine.travel(start + timedelta(seconds=second), tick=False):
+            lifecycle.heartbeat(agent)
+    with time_machine.travel(start + timedelta(seconds=61), tick=False):
+        lifecycle.register(agent)
+    # Every 5 s from 62 to 122: only the one at 122 (60 s after the last logged entry) is logged.
+    for second in range(62, 125, 5):
+        with time_machine.travel(start + timedelta(seconds=second), tick=False):
+            lifecycle.heartbeat(agent)
+    kinds = [e.kind for e in lifecycle.events.since(0)]  # type: ignore[attr-defined]
+    assert kinds == ["agent.online", "agent.online", "agent.heartbeat"]
+
+
+def test_list_filters_by_state_and_paginates_most_recent_first(lifecycle: LifecycleStore) -> None:
+    start = timezone.now()
+    agents = [uuid.uuid4() for _ in range(5)]
+    for i, agent in enumerate(agents):
+        with time_machine.travel(start + timedelta(seconds=i), tick=False):
+            lifecycle.register(agent)
+    lifecycle.deregister(agents[0])
+    with time_machine.travel(start + timedelta(seconds=10), tick=False):
+        page = lifecycle.list_agents(state=AgentState.ONLINE, offset=0, limit=2)
+        assert page.total == 4
+        assert [a.agent_id for a in page.items] == [agents[4], agents[3]]
+        rest = lifecycle.list_agents(state=AgentState.ONLINE, offset=2, limit=2)
+        assert [a.agent_id for a in rest.items] == [agents[2], agents[1]]
+        assert lifecycle.list_agents(state=AgentState.OFFLINE).total == 1
+        assert lifecycle.list_agents().total == 5
