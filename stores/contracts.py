@@ -10,7 +10,7 @@ from datetime import datetime
 from typing import Any, Protocol
 from uuid import UUID
 
-from stores.types import AgentRecord, AgentState, Event, Page
+from stores.types import AgentRecord, AgentState, Event, Fence, Page
 
 
 class EventSink(Protocol):
@@ -75,4 +75,15 @@ class LifecycleStore(Protocol):
 
     def expire_silent(self) -> Sequence[AgentRecord]:
         """The sweep: persist expiry of online agents silent past the TTL, emit agent.expired, run hooks."""
+        ...
+
+
+class FenceGuard(Protocol):
+    """Fencing for every write path: called by a store inside the transaction of a fenced write."""
+
+    def check(self, fence: Fence, *, operation: str) -> None:
+        """Raise StaleFencingToken unless fence.token is the identity's current token and its lease is live.
+
+        Must run inside the caller's transaction so the check and the write are one atomic step; on
+        databases with row locks it locks the identity's lease row so a concurrent grant waits."""
         ...

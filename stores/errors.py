@@ -45,3 +45,9 @@ class Backend(StorageError):
 
 class Serialization(StorageError):
     code = "serialization_error"
+
+
+class StaleFencingToken(Conflict):
+    """A write carried a fencing token lower than the identity's current one (or its lease is gone)."""
+
+    code = "stale_fencing_token"

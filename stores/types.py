@@ -50,3 +50,14 @@ class Event:
     payload: dict[str, Any]
     created_at: datetime
     id: int | None = None
+
+
+@dataclass(frozen=True)
+class Fence:
+    """A write made on behalf of an identity under its lease: the token it was granted.
+
+    Stores that accept a fence check it with the FenceGuard inside the write's own transaction."""
+
+    identity: str
+    token: int
+    agent_id: UUID | None = None

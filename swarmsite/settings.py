@@ -87,11 +87,16 @@ DATABASES = {
         os.environ.get("DATABASE_URL", f"sqlite:///{BASE_DIR / 'db.sqlite3'}"), conn_max_age=0
     )
 }
+# Lets several test runs share a machine without sharing a test database.
+_TEST_DB_SUFFIX = os.environ.get("SWARM_TEST_DB_SUFFIX", "")
 if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
     # A file (not :memory:) so that live-server tests in a child process see the same data;
-    # a busy timeout so concurrent writers wait instead of failing with "database is locked".
-    DATABASES["default"]["TEST"] = {"NAME": str(BASE_DIR / "test_db.sqlite3")}
+    # a busy timeout so concurrent writers wait instead of failing with "database is locked";
+    # IMMEDIATE transactions so a read-then-write never deadlocks on the lock upgrade.
+    DATABASES["default"]["TEST"] = {"NAME": str(BASE_DIR / f"test_db{_TEST_DB_SUFFIX}.sqlite3")}
     DATABASES["default"]["OPTIONS"] = {"timeout": 20, "transaction_mode": "IMMEDIATE"}
+elif _TEST_DB_SUFFIX:
+    DATABASES["default"]["TEST"] = {"NAME": f"test_{DATABASES['default']['NAME']}{_TEST_DB_SUFFIX}"}
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
