@@ -7,6 +7,7 @@ from typing import Any
 from django.http import Http404, HttpRequest, HttpResponse
 from ninja import NinjaAPI, Schema
 from ninja.errors import AuthenticationError, HttpError, ValidationError
+from ninja.parser import Parser
 
 from stores import errors as store_errors
 from swarmsite.auth import BearerToken, InsufficientScope
@@ -39,7 +40,17 @@ def status_for(exc: Exception) -> int:
     raise exc
 
 
+class EmptyBodyParser(Parser):
+    """An empty body reads as {} so optional bodies may simply be left out (curl -X POST)."""
+
+    def parse_body(self, request: HttpRequest) -> dict[str, Any]:
+        if not request.body.strip():
+            return {}
+        return super().parse_body(request)
+
+
 api = NinjaAPI(
+    parser=EmptyBodyParser(),
     title="Swarmsite API",
     version="1",
     description=(

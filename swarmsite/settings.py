@@ -123,6 +123,8 @@ USE_TZ = True
 STATIC_URL = "/static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
 STATICFILES_DIRS = [BASE_DIR / "static"]
+# Serve from the app and project static folders too, so a server works before collectstatic.
+WHITENOISE_USE_FINDERS = True
 
 # API request bodies above this size get 413 before they are parsed.
 SWARM_MAX_BODY_BYTES = int(os.environ.get("SWARM_MAX_BODY_BYTES", str(2 * 1024 * 1024)))

@@ -60,7 +60,7 @@ def user_with_role(role: str, username: str | None = None) -> object:
     from django.contrib.auth.models import Group, User
 
     user = User.objects.create_user(username or f"{role}-user", password="pw-for-tests-1")
-    user.groups.add(Group.objects.get(name=role))
+    user.groups.add(Group.objects.get_or_create(name=role)[0])  # transactional tests flush the data migration
     return user
 
 

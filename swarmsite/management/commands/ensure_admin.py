@@ -24,7 +24,7 @@ class Command(BaseCommand):
             return
         password = os.environ.get("SWARM_ADMIN_PASSWORD") or secrets.token_urlsafe(12)
         user = User.objects.create_superuser(username=username, email="", password=password)
-        user.groups.add(Group.objects.get(name=ADMIN))
+        user.groups.add(Group.objects.get_or_create(name=ADMIN)[0])
         shown = "from SWARM_ADMIN_PASSWORD" if os.environ.get("SWARM_ADMIN_PASSWORD") else password
         self.stdout.write(self.style.SUCCESS(f"Created admin user '{username}' with password: {shown}"))
         self.stdout.write("This is shown once; change it in the admin (/admin/) after logging in.")
