@@ -5,7 +5,10 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from asgiref.sync import async_to_sync
+import asyncio
+import os
+
+from asgiref.sync import SyncToAsync, async_to_sync
 from channels.layers import get_channel_layer
 
 from stores.events import event_groups
@@ -35,8 +38,42 @@ def publish(event: Event) -> None:
     if layer is None:
         return
     message = event_message(event)
-    try:
+
+    async def send_all() -> None:
         for group in event_groups(event):
-            async_to_sync(layer.group_send)(group, message)
+            await layer.group_send(group, message)
+
+    loop = _server_loop()
+    if loop is not None:
+        # Inside a server: hand the sends to its event loop and return at once, so a write's
+        # response never waits for fan-out.
+        loop.call_soon_threadsafe(_spawn, send_all)
+        return
+    try:
+        async_to_sync(send_all)()
     except Exception:  # a broken channel layer must not fail a committed write
         log.exception("could not publish event %s", event.kind)
+
+
+_pending: set[asyncio.Task[None]] = set()
+
+
+def _server_loop() -> asyncio.AbstractEventLoop | None:
+    """The running server's event loop when called from one of its sync worker threads."""
+    loop = getattr(SyncToAsync.threadlocal, "main_event_loop", None)
+    if loop is None or getattr(SyncToAsync.threadlocal, "main_event_loop_pid", None) != os.getpid():
+        return None
+    return loop if loop.is_running() else None
+
+
+def _spawn(send_all: Any) -> None:
+    task = asyncio.ensure_future(_logged(send_all()))
+    _pending.add(task)  # keep a reference until done (the loop holds tasks only weakly)
+    task.add_done_callback(_pending.discard)
+
+
+async def _logged(coro: Any) -> None:
+    try:
+        await coro
+    except Exception:
+        log.exception("could not publish an event")

@@ -94,7 +94,13 @@ if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
     # a busy timeout so concurrent writers wait instead of failing with "database is locked";
     # IMMEDIATE transactions so a read-then-write never deadlocks on the lock upgrade.
     DATABASES["default"]["TEST"] = {"NAME": str(BASE_DIR / f"test_db{_TEST_DB_SUFFIX}.sqlite3")}
-    DATABASES["default"]["OPTIONS"] = {"timeout": 20, "transaction_mode": "IMMEDIATE"}
+    # WAL lets the dashboard read while agents write; synchronous=NORMAL is durable against process
+    # crashes (only an OS crash or power loss can lose the last commits), the usual server setting.
+    DATABASES["default"]["OPTIONS"] = {
+        "timeout": 20,
+        "transaction_mode": "IMMEDIATE",
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+    }
 elif _TEST_DB_SUFFIX:
     DATABASES["default"]["TEST"] = {"NAME": f"test_{DATABASES['default']['NAME']}{_TEST_DB_SUFFIX}"}
 
