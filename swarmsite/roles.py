@@ -16,7 +16,7 @@ def role_of(user: AbstractBaseUser | AnonymousUser) -> str | None:
         return None
     if getattr(user, "is_superuser", False):
         return ADMIN
-    names = set(user.groups.values_list("name", flat=True))  # type: ignore[union-attr]
+    names = set(user.groups.values_list("name", flat=True))  # type: ignore[union-attr,attr-defined]
     for role in (ADMIN, OPERATOR, VIEWER):
         if role in names:
             return role
