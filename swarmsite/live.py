@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import logging
-from typing import Any
-
 import asyncio
+import logging
 import os
+from typing import Any
 
 from asgiref.sync import SyncToAsync, async_to_sync
 from channels.layers import get_channel_layer
