@@ -1,0 +1,72 @@
+"""Transport shared by the sync and async clients: one request description, two executors.
+
+Every call is described once as a `Call`; `SwarmClient` and `AsyncSwarmClient` execute it. Calls
+marked idempotent (reads, and writes that carry an idempotency key) are retried with exponential
+backoff on transport errors and 502/503/504; others are sent once."""
+
+from __future__ import annotations
+
+import random
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+
+from swarmclient.errors import SwarmError, TransportError, error_for
+
+RETRY_STATUS = {502, 503, 504}
+
+
+@dataclass(frozen=True)
+class Call:
+    method: str
+    path: str
+    json: Any = None
+    params: dict[str, Any] | None = None
+    idempotent: bool = False
+    headers: dict[str, str] = field(default_factory=dict)
+    timeout: float | None = None
+
+
+def idempotency_key() -> str:
+    return uuid.uuid4().hex
+
+
+def with_key(call_headers: dict[str, str] | None, key: str | None) -> dict[str, str]:
+    """Headers carrying an Idempotency-Key (a fresh one unless the caller passes its own)."""
+    return {**(call_headers or {}), "Idempotency-Key": key or idempotency_key()}
+
+
+def backoff_s(attempt: int, base: float = 0.2, cap: float = 5.0) -> float:
+    return min(cap, base * (2**attempt)) * (0.5 + random.random() / 2)
+
+
+def clean_params(params: dict[str, Any] | None) -> dict[str, Any] | None:
+    if params is None:
+        return None
+    return {k: (str(v) if isinstance(v, uuid.UUID) else v) for k, v in params.items() if v is not None}
+
+
+def decode(response: httpx.Response) -> Any:
+    if response.status_code == 204 or not response.content:
+        return None
+    try:
+        body = response.json()
+    except ValueError:
+        body = {"detail": response.text[:500]}
+    if response.is_success:
+        return body
+    raise error_for(response.status_code, body)
+
+
+def should_retry(call: Call, attempt: int, retries: int, exc: BaseException | None, response: httpx.Response | None) -> bool:
+    if not call.idempotent or attempt >= retries:
+        return False
+    if exc is not None:
+        return isinstance(exc, httpx.TransportError)
+    return response is not None and response.status_code in RETRY_STATUS
+
+
+def transport_error(exc: BaseException) -> SwarmError:
+    return TransportError(0, "transport_error", f"could not reach Swarmsite: {exc}")
