@@ -60,7 +60,9 @@ def decode(response: httpx.Response) -> Any:
     raise error_for(response.status_code, body)
 
 
-def should_retry(call: Call, attempt: int, retries: int, exc: BaseException | None, response: httpx.Response | None) -> bool:
+def should_retry(
+    call: Call, attempt: int, retries: int, exc: BaseException | None, response: httpx.Response | None
+) -> bool:
     if not call.idempotent or attempt >= retries:
         return False
     if exc is not None:

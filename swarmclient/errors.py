@@ -80,8 +80,9 @@ BY_CODE: dict[str, type[SwarmError]] = {
     "invalid_input": InvalidInput,
     "payload_too_large": PayloadTooLarge,
 }
-BY_STATUS: dict[int, type[SwarmError]] = {401: Unauthorized, 403: Forbidden, 404: NotFound, 409: Conflict, 413: PayloadTooLarge,
-                                          422: InvalidInput}
+BY_STATUS: dict[int, type[SwarmError]] = {
+    401: Unauthorized, 403: Forbidden, 404: NotFound, 409: Conflict, 413: PayloadTooLarge, 422: InvalidInput,
+}
 
 
 def error_for(status: int, body: Any) -> SwarmError:
