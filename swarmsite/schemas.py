@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Annotated, Any, Generic, TypeVar
 
 from ninja import Schema
@@ -12,16 +13,25 @@ T = TypeVar("T")
 NO_NUL = r"^[^\x00]*$"
 
 
-def _reject_nul(value: Any, path: str = "$") -> None:
+# Deeper JSON makes json.dumps hit Python's recursion limit (a 500) when the row is saved.
+MAX_JSON_DEPTH = 64
+
+
+def _reject_nul(value: Any, path: str = "$", depth: int = 0) -> None:
     if isinstance(value, str) and "\x00" in value:
         raise ValueError(f"{path} contains a NUL character, which is not allowed")
+    # PostgreSQL's json type has no NaN or Infinity (Python's json module accepts them).
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ValueError(f"{path} is not a finite number")
+    if depth > MAX_JSON_DEPTH and isinstance(value, dict | list):
+        raise ValueError(f"{path} nests deeper than {MAX_JSON_DEPTH} levels")
     if isinstance(value, dict):
         for key, item in value.items():
-            _reject_nul(key, path)
-            _reject_nul(item, f"{path}.{key}")
+            _reject_nul(key, path, depth + 1)
+            _reject_nul(item, f"{path}.{key}", depth + 1)
     elif isinstance(value, list):
         for i, item in enumerate(value):
-            _reject_nul(item, f"{path}[{i}]")
+            _reject_nul(item, f"{path}[{i}]", depth + 1)
 
 
 def _clean_json(value: Any) -> Any:
