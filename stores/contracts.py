@@ -10,6 +10,18 @@ from datetime import datetime
 from typing import Any, Protocol
 from uuid import UUID
 
+from stores.output_types import OutputEvent, OutputKind, OutputRecord, OutputRef
+from stores.runtime_state import MachineLifecycleCommit
+from stores.runtime_types import (
+    LogicalRuntimeId,
+    OAuthFlowUpdate,
+    RunBoundaryReceipt,
+    RuntimeState,
+    RuntimeSummary,
+    SessionDelta,
+    StoredInputState,
+    StoredReceipt,
+)
 from stores.types import AgentRecord, AgentState, Event, Fence, Page
 
 
@@ -75,6 +87,174 @@ class LifecycleStore(Protocol):
 
     def expire_silent(self) -> Sequence[AgentRecord]:
         """The sweep: persist expiry of online agents silent past the TTL, emit agent.expired, run hooks."""
+        ...
+
+
+class RuntimeStore(Protocol):
+    """Atomic persistence of runtime state per LogicalRuntimeId (semantics 4); runtimes are isolated.
+
+    Fenced commits (fence given) check it with the store's FenceGuard inside their transaction."""
+
+    def commit_session_snapshot(
+        self, runtime_id: LogicalRuntimeId, session_delta: SessionDelta, *, fence: Fence | None = None
+    ) -> None:
+        """Replace the runtime's snapshot; no receipt, no inputs. InvalidSnapshot, StaleFencingToken."""
+        ...
+
+    def atomic_apply(
+        self,
+        runtime_id: LogicalRuntimeId,
+        session_delta: SessionDelta | None,
+        receipt: RunBoundaryReceipt,
+        input_updates: Sequence[StoredInputState],
+        session_store_key: UUID | None = None,
+        *,
+        fence: Fence | None = None,
+    ) -> None:
+        """Snapshot, receipt and input upserts in one commit, or nothing: WriteFailed (duplicate receipt),
+        InvalidSnapshot, SessionKeyMismatch, StaleFencingToken. The key only validates the snapshot."""
+        ...
+
+    def load_input_states(self, runtime_id: LogicalRuntimeId) -> list[StoredInputState]:
+        """All input states in first-insertion order (an update keeps its place); [] if none."""
+        ...
+
+    def load_boundary_receipt(
+        self, runtime_id: LogicalRuntimeId, run_id: UUID, sequence: int
+    ) -> RunBoundaryReceipt | None:
+        """The receipt stored under (runtime, run_id, sequence), or None."""
+        ...
+
+    def load_session_snapshot(self, runtime_id: LogicalRuntimeId) -> bytes | None:
+        """The latest committed snapshot bytes, exactly as committed, or None."""
+        ...
+
+    def persist_input_state(self, runtime_id: LogicalRuntimeId, state: StoredInputState) -> None:
+        """Upsert one input state by (runtime, input_id) (durable before ack)."""
+        ...
+
+    def load_input_state(self, runtime_id: LogicalRuntimeId, input_id: UUID) -> StoredInputState | None:
+        """One input state, or None."""
+        ...
+
+    def load_runtime_state(self, runtime_id: LogicalRuntimeId) -> RuntimeState | None:
+        """The last committed RuntimeState, or None."""
+        ...
+
+    def commit_machine_lifecycle(
+        self,
+        runtime_id: LogicalRuntimeId,
+        commit: MachineLifecycleCommit,
+        input_states: Sequence[StoredInputState],
+        *,
+        fence: Fence | None = None,
+    ) -> None:
+        """Runtime state and input upserts in one commit. InvalidTransition if the state moved since the
+        commit was planned; StaleFencingToken."""
+        ...
+
+    def auth_authority_key(self) -> str | None:
+        """Stable key shared by every handle on the same durable store; None for ephemeral stores."""
+        ...
+
+    def persist_auth_oauth_flow_snapshot(self, snapshot_json: bytes) -> None:
+        """Replace the one global OAuth-flow blob (a UTF-8 JSON object). InvalidSnapshot."""
+        ...
+
+    def load_auth_oauth_flow_snapshot(self) -> bytes | None:
+        """The global OAuth-flow blob, or None."""
+        ...
+
+    def update_auth_oauth_flow_snapshot(self, update: OAuthFlowUpdate) -> bytes:
+        """Under a lock: store update(current or None) and return it. If update raises, nothing changes."""
+        ...
+
+    def persist_ops_lifecycle(self, runtime_id: LogicalRuntimeId, snapshot: Mapping[str, Any]) -> None:
+        """Upsert the runtime's ops-lifecycle snapshot (an opaque JSON object)."""
+        ...
+
+    def load_ops_lifecycle(self, runtime_id: LogicalRuntimeId) -> dict[str, Any] | None:
+        """The runtime's ops-lifecycle snapshot, or None."""
+        ...
+
+    def get_runtime(self, runtime_id: LogicalRuntimeId) -> RuntimeSummary:
+        """One runtime with stored data of any kind. NotFound."""
+        ...
+
+    def list_runtimes(
+        self, *, state: RuntimeState | None = None, offset: int = 0, limit: int = 50
+    ) -> Page[RuntimeSummary]:
+        """Runtimes, most recently updated first, optionally in one state."""
+        ...
+
+    def list_receipts(self, runtime_id: LogicalRuntimeId, *, offset: int = 0, limit: int = 50) -> Page[StoredReceipt]:
+        """The runtime's receipts, newest commit first."""
+        ...
+
+
+class OutputStore(Protocol):
+    """Immutable task outputs and their lineage (semantics 2, SPEC 3). "Latest" is by insertion
+    sequence, never by timestamp; parents must exist, so the lineage graph never dangles."""
+
+    def append(
+        self,
+        task_id: str,
+        attempt: int,
+        producer_agent: str,
+        event: OutputEvent,
+        parent_refs: Sequence[OutputRef] = (),
+        *,
+        fence: Fence | None = None,
+        idempotency_key: str | None = None,
+    ) -> OutputRecord:
+        """Store a new record under a fresh unique ref, all or nothing, emitting output.appended.
+        UnknownParent (checked in the same transaction), InvalidInput (a parent named twice),
+        StaleFencingToken / FencingUnavailable (fenced appends), IdempotencyKeyReused. A retry with
+        the producer's same idempotency key and the same content returns the first record."""
+        ...
+
+    def get(self, ref: OutputRef) -> OutputRecord:
+        """One record by ref. NotFound."""
+        ...
+
+    def get_many(self, refs: Sequence[OutputRef]) -> dict[OutputRef, OutputRecord]:
+        """The records of the refs that exist (unknown refs are simply absent)."""
+        ...
+
+    def get_latest_by_name(self, name: str) -> OutputRecord:
+        """The newest record whose producer_agent is `name`, across all tasks and attempts. NotFound."""
+        ...
+
+    def get_latest_by_name_in_run(self, task_id: str, attempt: int, name: str) -> OutputRecord:
+        """The newest record of producer `name` within one (task_id, attempt). NotFound."""
+        ...
+
+    def list_for_attempt(self, task_id: str, attempt: int) -> list[OutputRecord]:
+        """Every record of (task_id, attempt) in insertion order; [] for an unknown pair."""
+        ...
+
+    def list_outputs(
+        self,
+        *,
+        task_id: str | None = None,
+        attempt: int | None = None,
+        producer_agent: str | None = None,
+        kind: OutputKind | None = None,
+        offset: int = 0,
+        limit: int = 50,
+    ) -> Page[OutputRecord]:
+        """Records matching every given filter, newest first."""
+        ...
+
+    def children_of(self, ref: OutputRef, *, offset: int = 0, limit: int = 100) -> Page[OutputRecord]:
+        """Records naming `ref` among their parents, in insertion order. NotFound for an unknown ref."""
+        ...
+
+    def wait_for_next(
+        self, producer_agent: str, *, after_ref: OutputRef | None = None, timeout_s: float
+    ) -> OutputRecord | None:
+        """The producer's oldest record appended after `after_ref` (default: after the call began),
+        waiting up to timeout_s, woken by the append itself; None on timeout. NotFound (after_ref)."""
         ...
 
 

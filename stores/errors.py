@@ -51,3 +51,71 @@ class StaleFencingToken(Conflict):
     """A write carried a fencing token lower than the identity's current one (or its lease is gone)."""
 
     code = "stale_fencing_token"
+
+
+# OutputStore (semantics 2, SPEC 3). A rejected append writes nothing.
+class UnknownParent(NotFound):
+    """An append named parent refs that are not stored outputs (the lineage graph never dangles)."""
+
+    code = "unknown_parent"
+
+
+class IdempotencyKeyReused(Conflict):
+    """An idempotency key already used by this producer for a different append."""
+
+    code = "idempotency_key_reused"
+
+
+class FencingUnavailable(Backend):
+    """A fenced write reached a store built without a FenceGuard, so the token cannot be checked."""
+
+    code = "fencing_unavailable"
+
+
+# RuntimeStore (semantics 4.3). Rejected runtime writes leave nothing behind.
+class WriteFailed(Conflict):
+    """A runtime write could not be applied (a duplicate boundary receipt); the whole commit rolled back."""
+
+    code = "write_failed"
+
+
+class InvalidSnapshot(InvalidInput):
+    """A session (or OAuth-flow) snapshot is not a UTF-8 JSON object, or its "id" is not a UUID."""
+
+    code = "invalid_snapshot"
+
+
+class SessionKeyMismatch(InvalidInput):
+    """The snapshot's session id differs from the session_store_key sent with it (same request: 422)."""
+
+    code = "session_key_mismatch"
+
+
+class InvalidTransition(Conflict):
+    """The runtime state cannot move from its current state to the requested one."""
+
+    code = "invalid_transition"
+
+
+class OAuthFlowChanged(Conflict):
+    """A compare-and-swap of the OAuth-flow snapshot found a different snapshot than the caller read."""
+
+    code = "oauth_flow_changed"
+
+
+class StaleCheckpointVersion(Conflict):
+    """A checkpoint version that does not advance past the stored one for its (identity, generation)."""
+
+    code = "stale_checkpoint_version"
+
+
+class StaleContinuityGeneration(Conflict):
+    """A continuity write that would move an identity's generation backwards."""
+
+    code = "stale_continuity_generation"
+
+
+class SessionNotCurrent(NotFound):
+    """A checkpoint for a session that is no longer the identity's current one (fail closed)."""
+
+    code = "session_not_current"

@@ -2,5 +2,16 @@
 
 from stores.models.events import EventRecord
 from stores.models.lifecycle import Agent
+from stores.models.outputs import Output, OutputLink
+from stores.models.runtime import OAuthFlowSnapshot, Runtime, RuntimeBoundaryReceipt, RuntimeInputState
 
-__all__ = ["Agent", "EventRecord"]
+__all__ = [
+    "Agent",
+    "EventRecord",
+    "Output",
+    "OutputLink",
+    "OAuthFlowSnapshot",
+    "Runtime",
+    "RuntimeBoundaryReceipt",
+    "RuntimeInputState",
+]

@@ -5,10 +5,13 @@ from __future__ import annotations
 import pytest
 
 from stores.backends.memory.lifecycle import InMemoryLifecycleStore
+from stores.backends.memory.runtime import InMemoryRuntimeStore
 from stores.backends.orm.events import OrmEventLog
 from stores.backends.orm.lifecycle import OrmLifecycleStore
-from stores.contracts import LifecycleStore
+from stores.backends.orm.runtime import OrmRuntimeStore
+from stores.contracts import LifecycleStore, RuntimeStore
 from stores.events import InMemoryEventLog
+from stores.fencing import InMemoryFenceGuard
 
 AGENT_TTL_S = 30.0
 
@@ -25,3 +28,16 @@ def lifecycle(store_backend: str) -> LifecycleStore:
     if store_backend == "orm":
         return OrmLifecycleStore(events=OrmEventLog(), ttl_s=AGENT_TTL_S, heartbeat_log_interval_s=60)
     return InMemoryLifecycleStore(events=InMemoryEventLog(), ttl_s=AGENT_TTL_S, heartbeat_log_interval_s=60)
+
+
+@pytest.fixture
+def runtime_fences() -> InMemoryFenceGuard:
+    """The fence guard the runtime store checks fenced commits with (both backends)."""
+    return InMemoryFenceGuard()
+
+
+@pytest.fixture
+def runtime_store(store_backend: str, runtime_fences: InMemoryFenceGuard) -> RuntimeStore:
+    if store_backend == "orm":
+        return OrmRuntimeStore(events=OrmEventLog(), fence_guard=runtime_fences)
+    return InMemoryRuntimeStore(events=InMemoryEventLog(), fence_guard=runtime_fences)
