@@ -8,7 +8,7 @@ from typing import Any, cast
 from django.conf import settings
 from django.utils.module_loading import import_string
 
-from stores.contracts import EventSink, LifecycleStore
+from stores.contracts import EventSink, LifecycleStore, OutputStore, RuntimeStore
 
 
 @functools.cache
@@ -41,7 +41,37 @@ def lifecycle_store() -> LifecycleStore:
     )
 
 
+def _runtime_fence_guard() -> Any:
+    """Hook for the identity runtime: once this module defines `fence_guard()`, runtime commits that
+    carry a fence are checked by it. Until then they are refused (FencingUnavailable), never let through."""
+    builder = globals().get("fence_guard")
+    return builder() if builder is not None else None
+
+
+@functools.cache
+def runtime_store() -> RuntimeStore:
+    return cast(RuntimeStore, _build("runtime", events=event_log(), fence_guard=_runtime_fence_guard()))
+
+
+@functools.cache
+def output_store() -> OutputStore:
+    # Hook for the identity runtime: once this module defines `fence_guard()`, appends made on behalf
+    # of an identity are checked by it; until then they are refused (FencingUnavailable).
+    guard = globals().get("fence_guard")
+    return cast(
+        OutputStore,
+        _build(
+            "outputs",
+            events=event_log(),
+            fence_guard=guard() if guard is not None else None,
+            poll_interval_s=settings.SWARM_OUTPUT_POLL_S,
+        ),
+    )
+
+
 def reset() -> None:
     """Forget built backends (tests that change settings call this)."""
+    runtime_store.cache_clear()
     event_log.cache_clear()
     lifecycle_store.cache_clear()
+    output_store.cache_clear()

@@ -144,9 +144,16 @@ SWARM_SWEEP_INTERVAL_S = env_float("SWARM_SWEEP_INTERVAL_S", 5.0)
 # Heartbeats are broadcast live every time but written to the event log at most this often per agent.
 SWARM_HEARTBEAT_LOG_INTERVAL_S = env_float("SWARM_HEARTBEAT_LOG_INTERVAL_S", 60.0)
 
+# Output long-polls wake at once on an append in the same process; waiters in other processes
+# re-check the database this often. A long-poll waits at most SWARM_OUTPUT_WAIT_MAX_S.
+SWARM_OUTPUT_POLL_S = env_float("SWARM_OUTPUT_POLL_S", 1.0)
+SWARM_OUTPUT_WAIT_MAX_S = env_float("SWARM_OUTPUT_WAIT_MAX_S", 30.0)
+
 # Which backend implements each storage contract (dotted paths; see stores/registry.py).
 SWARM_BACKENDS = {
     "lifecycle": "stores.backends.orm.lifecycle.OrmLifecycleStore",
+    "outputs": "stores.backends.orm.outputs.OrmOutputStore",
+    "runtime": "stores.backends.orm.runtime.OrmRuntimeStore",
 }
 
 LOGGING = {

@@ -5,11 +5,13 @@ from __future__ import annotations
 import pytest
 
 from stores.backends.memory.lifecycle import InMemoryLifecycleStore
+from stores.backends.memory.outputs import InMemoryOutputStore
 from stores.backends.memory.runtime import InMemoryRuntimeStore
 from stores.backends.orm.events import OrmEventLog
 from stores.backends.orm.lifecycle import OrmLifecycleStore
+from stores.backends.orm.outputs import OrmOutputStore
 from stores.backends.orm.runtime import OrmRuntimeStore
-from stores.contracts import LifecycleStore, RuntimeStore
+from stores.contracts import EventSink, LifecycleStore, OutputStore, RuntimeStore
 from stores.events import InMemoryEventLog
 from stores.fencing import InMemoryFenceGuard
 
@@ -41,3 +43,21 @@ def runtime_store(store_backend: str, runtime_fences: InMemoryFenceGuard) -> Run
     if store_backend == "orm":
         return OrmRuntimeStore(events=OrmEventLog(), fence_guard=runtime_fences)
     return InMemoryRuntimeStore(events=InMemoryEventLog(), fence_guard=runtime_fences)
+
+
+@pytest.fixture
+def output_fences() -> InMemoryFenceGuard:
+    """The fence guard the output store checks fenced appends with (both backends)."""
+    return InMemoryFenceGuard()
+
+
+@pytest.fixture
+def output_events(store_backend: str) -> EventSink:
+    return OrmEventLog() if store_backend == "orm" else InMemoryEventLog()
+
+
+@pytest.fixture
+def outputs(store_backend: str, output_events: EventSink, output_fences: InMemoryFenceGuard) -> OutputStore:
+    if store_backend == "orm":
+        return OrmOutputStore(events=output_events, fence_guard=output_fences)
+    return InMemoryOutputStore(events=output_events, fence_guard=output_fences)

@@ -1,0 +1,181 @@
+"""InMemoryOutputStore: ephemeral outputs and lineage for tests and embedding."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import defaultdict
+from collections.abc import Sequence
+
+from stores.clock import Clock, system_clock
+from stores.contracts import EventSink, FenceGuard
+from stores.errors import FencingUnavailable, IdempotencyKeyReused, NotFound, UnknownParent
+from stores.events import InMemoryEventLog
+from stores.output_types import OutputEvent, OutputKind, OutputRecord, OutputRef
+from stores.outputs import check_parent_refs, new_ref, output_payload, same_append
+from stores.types import Fence, Page
+
+
+class InMemoryOutputStore:
+    def __init__(
+        self,
+        *,
+        events: EventSink | None = None,
+        fence_guard: FenceGuard | None = None,
+        clock: Clock = system_clock,
+    ) -> None:
+        self.events: EventSink = events or InMemoryEventLog()
+        self._fence_guard = fence_guard
+        self._clock = clock
+        # Insertion order is the sequence: seq = index + 1.
+        self._records: list[OutputRecord] = []
+        self._by_ref: dict[OutputRef, OutputRecord] = {}
+        self._by_attempt: dict[tuple[str, int], list[OutputRecord]] = defaultdict(list)
+        self._by_producer: dict[str, list[OutputRecord]] = defaultdict(list)
+        self._children: dict[OutputRef, list[OutputRecord]] = defaultdict(list)
+        self._keys: dict[tuple[str, str], OutputRecord] = {}
+        # One condition guards the state and wakes long-polls on every append.
+        self._cond = threading.Condition(threading.RLock())
+
+    def append(
+        self,
+        task_id: str,
+        attempt: int,
+        producer_agent: str,
+        event: OutputEvent,
+        parent_refs: Sequence[OutputRef] = (),
+        *,
+        fence: Fence | None = None,
+        idempotency_key: str | None = None,
+    ) -> OutputRecord:
+        now = self._clock.now()
+        parents = check_parent_refs(parent_refs)
+        with self._cond:
+            if idempotency_key is not None and (old := self._keys.get((producer_agent, idempotency_key))):
+                if not same_append(old, task_id, attempt, event, parents):
+                    raise IdempotencyKeyReused(
+                        f"idempotency key {idempotency_key!r} was already used by {producer_agent!r} "
+                        f"for a different append ({old.ref})",
+                        ref=old.ref,
+                    )
+                return old
+            if fence is not None:
+                if self._fence_guard is None:
+                    raise FencingUnavailable(
+                        "this server cannot check fencing tokens yet (no fence guard configured)",
+                        identity=fence.identity,
+                    )
+                self._fence_guard.check(fence, operation="output.append")
+            missing = [ref for ref in parents if ref not in self._by_ref]
+            if missing:
+                raise UnknownParent(
+                    f"parent output{'s' if len(missing) > 1 else ''} not found: {', '.join(missing)}",
+                    unknown_refs=missing,
+                )
+            ref = new_ref()
+            while ref in self._by_ref:
+                ref = new_ref()
+            record = OutputRecord(
+                ref=ref,
+                seq=len(self._records) + 1,
+                task_id=task_id,
+                attempt=attempt,
+                producer_agent=producer_agent,
+                event=event,
+                parent_refs=parents,
+                created_at=now,
+                identity=fence.identity if fence else None,
+                fencing_token=fence.token if fence else None,
+            )
+            # The event goes first: if the sink fails, nothing has been stored.
+            self.events.emit("output.appended", "output", ref, output_payload(record), now)
+            self._records.append(record)
+            self._by_ref[ref] = record
+            self._by_attempt[(task_id, attempt)].append(record)
+            self._by_producer[producer_agent].append(record)
+            for parent in parents:
+                self._children[parent].append(record)
+            if idempotency_key is not None:
+                self._keys[(producer_agent, idempotency_key)] = record
+            self._cond.notify_all()
+            return record
+
+    def get(self, ref: OutputRef) -> OutputRecord:
+        with self._cond:
+            record = self._by_ref.get(ref)
+        if record is None:
+            raise NotFound(f"output not found: {ref}", ref=ref)
+        return record
+
+    def get_many(self, refs: Sequence[OutputRef]) -> dict[OutputRef, OutputRecord]:
+        with self._cond:
+            return {ref: self._by_ref[ref] for ref in refs if ref in self._by_ref}
+
+    def get_latest_by_name(self, name: str) -> OutputRecord:
+        with self._cond:
+            records = self._by_producer.get(name)
+            if not records:
+                raise NotFound(f"output not found: {name}", name=name)
+            return records[-1]
+
+    def get_latest_by_name_in_run(self, task_id: str, attempt: int, name: str) -> OutputRecord:
+        with self._cond:
+            for record in reversed(self._by_attempt.get((task_id, attempt), [])):
+                if record.producer_agent == name:
+                    return record
+        raise NotFound(f"output not found: {task_id}/{attempt}/{name}", task_id=task_id, attempt=attempt, name=name)
+
+    def list_for_attempt(self, task_id: str, attempt: int) -> list[OutputRecord]:
+        with self._cond:
+            return list(self._by_attempt.get((task_id, attempt), []))
+
+    def list_outputs(
+        self,
+        *,
+        task_id: str | None = None,
+        attempt: int | None = None,
+        producer_agent: str | None = None,
+        kind: OutputKind | None = None,
+        offset: int = 0,
+        limit: int = 50,
+    ) -> Page[OutputRecord]:
+        with self._cond:
+            records = [
+                r
+                for r in reversed(self._records)
+                if (task_id is None or r.task_id == task_id)
+                and (attempt is None or r.attempt == attempt)
+                and (producer_agent is None or r.producer_agent == producer_agent)
+                and (kind is None or r.kind == kind)
+            ]
+        return Page(items=records[offset : offset + limit], total=len(records), offset=offset, limit=limit)
+
+    def children_of(self, ref: OutputRef, *, offset: int = 0, limit: int = 100) -> Page[OutputRecord]:
+        with self._cond:
+            if ref not in self._by_ref:
+                raise NotFound(f"output not found: {ref}", ref=ref)
+            children = list(self._children.get(ref, []))
+        return Page(items=children[offset : offset + limit], total=len(children), offset=offset, limit=limit)
+
+    def wait_for_next(
+        self, producer_agent: str, *, after_ref: OutputRef | None = None, timeout_s: float
+    ) -> OutputRecord | None:
+        with self._cond:
+            if after_ref is not None:
+                if after_ref not in self._by_ref:
+                    raise NotFound(f"output not found: {after_ref}", ref=after_ref)
+                after = self._by_ref[after_ref].seq
+            else:
+                mine = self._by_producer.get(producer_agent)
+                after = mine[-1].seq if mine else 0
+
+            def next_record() -> OutputRecord | None:
+                return next((r for r in self._by_producer.get(producer_agent, []) if r.seq > after), None)
+
+            deadline = time.monotonic() + max(0.0, timeout_s)
+            while (record := next_record()) is None:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return None
+                self._cond.wait(remaining)
+            return record
