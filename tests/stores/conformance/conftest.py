@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from identities.contracts import ContinuityStore, LeaseProvider
 from stores.backends.memory.lifecycle import InMemoryLifecycleStore
 from stores.backends.memory.outputs import InMemoryOutputStore
 from stores.backends.memory.runtime import InMemoryRuntimeStore
@@ -61,3 +62,19 @@ def outputs(store_backend: str, output_events: EventSink, output_fences: InMemor
     if store_backend == "orm":
         return OrmOutputStore(events=output_events, fence_guard=output_fences)
     return InMemoryOutputStore(events=output_events, fence_guard=output_fences)
+
+
+@pytest.fixture
+def continuity(store_backend: str) -> ContinuityStore:
+    from identities.backends.memory.continuity import InMemoryContinuityStore
+    from identities.backends.orm.continuity import OrmContinuityStore
+
+    return OrmContinuityStore(keep=5) if store_backend == "orm" else InMemoryContinuityStore(keep=5)
+
+
+@pytest.fixture
+def leases(store_backend: str) -> LeaseProvider:
+    from identities.backends.memory.leases import InMemoryLeaseProvider
+    from identities.backends.orm.leases import OrmLeaseProvider
+
+    return OrmLeaseProvider() if store_backend == "orm" else InMemoryLeaseProvider()

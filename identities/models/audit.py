@@ -1,0 +1,43 @@
+from __future__ import annotations
+
+from django.db import models
+
+
+class AuditEntry(models.Model):
+    """Who did what to an identity, when, why, and how it ended. Written with the action itself."""
+
+    id = models.BigAutoField(primary_key=True)
+    actor = models.CharField(max_length=200)
+    action = models.CharField(max_length=32)
+    identity = models.CharField(max_length=200)
+    reason = models.CharField(max_length=1000, blank=True, default="")
+    ok = models.BooleanField(default=True)
+    result = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField()
+
+    class Meta:
+        app_label = "identities"
+        verbose_name_plural = "audit entries"
+        indexes = [models.Index(fields=["identity", "-id"], name="audit_identity_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.created_at:%Y-%m-%d %H:%M:%S} {self.actor} {self.action} {self.identity}"
+
+
+class StaleWriteRejection(models.Model):
+    """A write refused because it carried a stale fencing token: the evidence a zombie was stopped."""
+
+    id = models.BigAutoField(primary_key=True)
+    identity = models.CharField(max_length=200)
+    agent_id = models.UUIDField(null=True, blank=True)
+    presented_token = models.BigIntegerField()
+    current_token = models.BigIntegerField(null=True, blank=True)
+    operation = models.CharField(max_length=64)
+    created_at = models.DateTimeField()
+
+    class Meta:
+        app_label = "identities"
+        indexes = [models.Index(fields=["identity", "-id"], name="rejection_identity_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.operation} on {self.identity} with #{self.presented_token} (current #{self.current_token})"
