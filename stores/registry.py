@@ -8,7 +8,7 @@ from typing import Any, cast
 from django.conf import settings
 from django.utils.module_loading import import_string
 
-from stores.contracts import EventSink, LifecycleStore, OutputStore, RuntimeStore
+from stores.contracts import EventSink, FenceGuard, LifecycleStore, OutputStore, RuntimeStore
 
 
 @functools.cache
@@ -69,8 +69,27 @@ def output_store() -> OutputStore:
     )
 
 
+@functools.cache
+def fence_guard() -> FenceGuard:
+    """The guard every fenced write path checks (the identity runtime's lease table)."""
+    return cast(FenceGuard, _build("fence_guard"))
+
+
+@functools.cache
+def continuity_store() -> Any:
+    return _build("continuity", keep=settings.SWARM_CHECKPOINT_KEEP)
+
+
+@functools.cache
+def lease_provider() -> Any:
+    return _build("leases", log_interval_s=settings.SWARM_HEARTBEAT_LOG_INTERVAL_S)
+
+
 def reset() -> None:
     """Forget built backends (tests that change settings call this)."""
+    fence_guard.cache_clear()
+    continuity_store.cache_clear()
+    lease_provider.cache_clear()
     runtime_store.cache_clear()
     event_log.cache_clear()
     lifecycle_store.cache_clear()

@@ -143,6 +143,8 @@ SWARM_CLAIM_TTL_S = env_float("SWARM_CLAIM_TTL_S", 60.0)
 SWARM_SWEEP_INTERVAL_S = env_float("SWARM_SWEEP_INTERVAL_S", 5.0)
 # Heartbeats are broadcast live every time but written to the event log at most this often per agent.
 SWARM_HEARTBEAT_LOG_INTERVAL_S = env_float("SWARM_HEARTBEAT_LOG_INTERVAL_S", 60.0)
+# Checkpoints kept per identity and generation (older versions of the generation are pruned on save).
+SWARM_CHECKPOINT_KEEP = int(os.environ.get("SWARM_CHECKPOINT_KEEP", "20"))
 
 # Output long-polls wake at once on an append in the same process; waiters in other processes
 # re-check the database this often. A long-poll waits at most SWARM_OUTPUT_WAIT_MAX_S.
@@ -154,6 +156,10 @@ SWARM_BACKENDS = {
     "lifecycle": "stores.backends.orm.lifecycle.OrmLifecycleStore",
     "outputs": "stores.backends.orm.outputs.OrmOutputStore",
     "runtime": "stores.backends.orm.runtime.OrmRuntimeStore",
+    # The identity runtime's stores; the lease table is also the fence guard of every fenced write.
+    "fence_guard": "identities.backends.orm.leases.OrmFenceGuard",
+    "continuity": "identities.backends.orm.continuity.OrmContinuityStore",
+    "leases": "identities.backends.orm.leases.OrmLeaseProvider",
 }
 
 LOGGING = {
