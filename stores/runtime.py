@@ -8,9 +8,9 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from stores.contracts import FenceGuard
-from stores.errors import Backend, InvalidSnapshot, SessionKeyMismatch
-from stores.runtime_state import allowed_next
+from stores.contracts import FenceGuard, RuntimeStore
+from stores.errors import FencingUnavailable, InvalidSnapshot, SessionKeyMismatch
+from stores.runtime_state import MachineLifecycleCommit, allowed_next, plan_transition
 from stores.runtime_types import LogicalRuntimeId, RunBoundaryReceipt, RuntimeState, StoredInputState
 from stores.types import Fence
 
@@ -27,7 +27,9 @@ def check_fence(guard: FenceGuard | None, fence: Fence | None, operation: str) -
     if fence is None:
         return
     if guard is None:
-        raise Backend(f"{operation} carried a fence but no fence guard is configured to check it", operation=operation)
+        raise FencingUnavailable(
+            f"{operation} carried a fence but no fence guard is configured to check it", operation=operation
+        )
     guard.check(fence, operation=operation)
 
 
@@ -132,3 +134,18 @@ def input_payload(runtime_id: LogicalRuntimeId, state: StoredInputState, now: da
 
 def ops_payload(runtime_id: LogicalRuntimeId, snapshot: dict[str, Any], now: datetime) -> dict[str, Any]:
     return {"runtime_id": runtime_id, "epoch_id": snapshot.get("epoch_id"), "persisted_at": now.isoformat()}
+
+
+def change_state(
+    store: RuntimeStore,
+    runtime_id: LogicalRuntimeId,
+    target: RuntimeState,
+    input_states: Sequence[StoredInputState] = (),
+    *,
+    fence: Fence | None = None,
+) -> MachineLifecycleCommit:
+    """Plan the move from the stored state through the state machine, then commit it (the store
+    re-checks the plan in its transaction). InvalidTransition if illegal or raced."""
+    commit = plan_transition(store.load_runtime_state(runtime_id), target, runtime_id=runtime_id)
+    store.commit_machine_lifecycle(runtime_id, commit, input_states, fence=fence)
+    return commit

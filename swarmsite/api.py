@@ -131,8 +131,10 @@ def noop_post(request: HttpRequest) -> dict[str, bool]:
 
 def _register_routers() -> None:
     from stores.api import agents_router
+    from stores.api_runtime import runtimes_router
 
     api.add_router("/agents", agents_router)
+    api.add_router("/runtimes", runtimes_router)
 
 
 _register_routers()
