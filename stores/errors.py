@@ -119,3 +119,50 @@ class SessionNotCurrent(NotFound):
     """A checkpoint for a session that is no longer the identity's current one (fail closed)."""
 
     code = "session_not_current"
+
+
+# RuntimePersistence (semantics 5.3). A rejected commit or claim operation leaves nothing behind.
+class SessionBindingMismatch(Conflict):
+    """A write for another session than the one the store is bound to."""
+
+    code = "session_binding_mismatch"
+
+
+class UnsupportedReadScope(InvalidInput):
+    code = "unsupported_read_scope"
+
+
+class HeadRevisionConflict(Conflict):
+    """The commit expected another head revision than the stored one (optimistic CAS lost)."""
+
+    code = "head_revision_conflict"
+
+
+class RuntimeTurnCommitConflict(Conflict):
+    """The turn was already committed with a different state hash (or the stamp names another session)."""
+
+    code = "runtime_turn_commit_conflict"
+
+
+class QueuedWorkClaimExpired(Conflict):
+    """The claim no longer holds its batches (reclaimed, completed, abandoned, or a wrong lease token)."""
+
+    code = "queued_work_claim_expired"
+
+
+class QueuedWorkBatchHeld(Conflict):
+    """The batch is held by a live claim, so it cannot be cancelled."""
+
+    code = "queued_work_batch_held"
+
+
+class SessionNodeConflict(Conflict):
+    """An appended graph node id already exists in the session (the whole commit rolled back)."""
+
+    code = "session_node_conflict"
+
+
+class UnsupportedRecordSchemaVersion(Serialization):
+    """A stored record (a checkpoint manifest) has a schema version this code cannot read."""
+
+    code = "unsupported_record_schema_version"
