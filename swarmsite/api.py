@@ -131,9 +131,11 @@ def noop_post(request: HttpRequest) -> dict[str, bool]:
 
 def _register_routers() -> None:
     from stores.api import agents_router
+    from stores.api_outputs import outputs_router
     from stores.api_runtime import runtimes_router
 
     api.add_router("/agents", agents_router)
+    api.add_router("/outputs", outputs_router)
     api.add_router("/runtimes", runtimes_router)
 
 

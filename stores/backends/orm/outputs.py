@@ -68,19 +68,25 @@ class OrmOutputStore:
         now = self._clock.now()
         parents = check_parent_refs(parent_refs)
         for _ in range(REF_DRAWS):
+            ref = new_ref()
             try:
-                return self._append_once(task_id, attempt, producer_agent, event, parents, fence, idempotency_key, now)
+                return self._append_once(
+                    ref, task_id, attempt, producer_agent, event, parents, fence, idempotency_key, now
+                )
             except IntegrityError:
-                # Either a concurrent retry with the same idempotency key committed first (return
-                # its record), or the random ref clashed (draw again).
+                # A concurrent retry with the same idempotency key committed first: answer with its
+                # record. The random ref clashed: draw again. Anything else is a real failure.
                 if idempotency_key is not None:
                     row = Output.objects.filter(producer_agent=producer_agent, idempotency_key=idempotency_key).first()
                     if row is not None:
                         return self._replay(to_record(row), task_id, attempt, event, parents, idempotency_key)
+                if not Output.objects.filter(ref=ref).exists():
+                    raise
         raise Conflict("could not allocate a unique output ref; retry the append")
 
     def _append_once(
         self,
+        ref: OutputRef,
         task_id: str,
         attempt: int,
         producer_agent: str,
@@ -104,7 +110,7 @@ class OrmOutputStore:
                 self._fence_guard.check(fence, operation="output.append")
             parent_ids = self._parent_ids(parents)
             row = Output.objects.create(
-                ref=new_ref(),
+                ref=ref,
                 task_id=task_id,
                 attempt=attempt,
                 producer_agent=producer_agent,
