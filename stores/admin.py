@@ -35,3 +35,7 @@ class EventRecordAdmin(ReadOnlyAdmin):
     list_filter = ["kind", "subject_type"]
     search_fields = ["subject_id", "kind"]
     ordering = ["-id"]
+
+
+# The runtime store's admin lives in its own module; importing it registers it.
+import stores.admin_runtime  # noqa: E402,F401

@@ -11,7 +11,13 @@ from uuid import UUID
 from stores.contracts import FenceGuard, RuntimeStore
 from stores.errors import FencingUnavailable, InvalidSnapshot, SessionKeyMismatch
 from stores.runtime_state import MachineLifecycleCommit, allowed_next, plan_transition
-from stores.runtime_types import LogicalRuntimeId, RunBoundaryReceipt, RuntimeState, StoredInputState
+from stores.runtime_types import (
+    MAX_STAGE_ATTEMPTS,
+    LogicalRuntimeId,
+    RunBoundaryReceipt,
+    RuntimeState,
+    StoredInputState,
+)
 from stores.types import Fence
 
 SUBJECT = "runtime"
@@ -149,3 +155,13 @@ def change_state(
     commit = plan_transition(store.load_runtime_state(runtime_id), target, runtime_id=runtime_id)
     store.commit_machine_lifecycle(runtime_id, commit, input_states, fence=fence)
     return commit
+
+
+def input_note(state: StoredInputState) -> str | None:
+    """Why an input looks stuck, if it does (the pages show it)."""
+    if state.current_state.is_terminal:
+        return None
+    if state.attempt_count >= MAX_STAGE_ATTEMPTS:
+        return (f"staged {state.attempt_count} times (the limit is {MAX_STAGE_ATTEMPTS}); "
+                "the runtime should abandon it as max_attempts_exhausted")
+    return None

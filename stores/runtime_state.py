@@ -90,3 +90,16 @@ def check_commit(stored: RuntimeState | None, commit: MachineLifecycleCommit, *,
             current_state=stored.value if stored is not None else None,
             allowed=[s.value for s in allowed_next(stored)],
         )
+
+
+def describe(state: RuntimeState | None) -> str:
+    """What the state means for the runtime's inputs, in words (the pages show it as the "why")."""
+    if state is None:
+        return "no state committed yet: the runtime has not started initializing"
+    if state.is_terminal:
+        return "destroyed: final; nothing can change it any more"
+    if state is RuntimeState.STOPPED:
+        return "stopped: accepts no input and processes no queue; it can only be destroyed"
+    accepts = "accepts input" if state.can_accept_input else "accepts no new input"
+    queue = "processes its queue" if state.can_process_queue else "its queue waits"
+    return f"{state.value}: {accepts}; {queue}"
