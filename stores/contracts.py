@@ -22,6 +22,28 @@ from stores.runtime_types import (
     StoredInputState,
     StoredReceipt,
 )
+from stores.persistence_types import (
+    AttachmentIntent,
+    AttachmentManifestEntry,
+    DurabilityTier,
+    GcReport,
+    PersistedSessionRead,
+    RuntimeCommit,
+    RuntimeCommitResult,
+    SessionMeta,
+    SessionNodeRecord,
+    SessionReadScope,
+    SessionSummary,
+    VacuumReport,
+)
+from stores.queue_types import (
+    ClaimHandle,
+    QueuedWorkBatch,
+    QueuedWorkBatchDraft,
+    QueuedWorkClaim,
+    QueuedWorkClaimBoundary,
+    QueuedWorkCompletion,
+)
 from stores.types import AgentRecord, AgentState, Event, Fence, Page
 
 
@@ -255,6 +277,146 @@ class OutputStore(Protocol):
     ) -> OutputRecord | None:
         """The producer's oldest record appended after `after_ref` (default: after the call began),
         waiting up to timeout_s, woken by the append itself; None on timeout. NotFound (after_ref)."""
+        ...
+
+
+class RuntimePersistence(Protocol):
+    """One session's settled state (semantics 5): graph and head commits, checkpoints, metadata, the
+    durable inbox (queued work) and the attachment manifest. A store is bound to one session id: a
+    write naming another session raises SessionBindingMismatch. Fenced writes check their fence with
+    the store's FenceGuard inside their own transaction (StaleFencingToken, nothing written)."""
+
+    @property
+    def session_id(self) -> str:
+        """The session this store is bound to."""
+        ...
+
+    def durability_tier(self) -> DurabilityTier:
+        """INLINE for ephemeral backends, DURABLE for database ones."""
+        ...
+
+    def load_session(self, scope: SessionReadScope) -> PersistedSessionRead | None:
+        """The head with its graph in the scope (tombstoned nodes hidden); None before the first commit."""
+        ...
+
+    def load_node(self, node_id: str) -> SessionNodeRecord | None:
+        """One live node; None if missing or tombstoned."""
+        ...
+
+    def commit_runtime_state(self, commit: RuntimeCommit, *, fence: Fence | None = None) -> RuntimeCommitResult:
+        """Atomic, checked in this order: binding (SessionBindingMismatch), turn idempotency (a same-hash
+        retry returns the stored result and applies nothing; RuntimeTurnCommitConflict), head CAS
+        (HeadRevisionConflict), fence, claim ownership of every completion (QueuedWorkClaimExpired);
+        then checkpoint, ledger, graph (SessionNodeConflict), head + 1, attachments, turn record."""
+        ...
+
+    def save_session_meta(self, meta: SessionMeta) -> None:
+        """Upsert the session's metadata (last write wins)."""
+        ...
+
+    def load_session_meta(self) -> SessionMeta | None:
+        """The metadata, or None."""
+        ...
+
+    def tombstone_nodes(self, node_ids: Sequence[str]) -> None:
+        """Hide nodes from every read; unknown ids are ignored."""
+        ...
+
+    def vacuum(self, *, dry_run: bool = False) -> VacuumReport:
+        """Delete tombstoned nodes; reports only what this call removed (dry run: would remove)."""
+        ...
+
+    def gc_unreachable(self, *, dry_run: bool = False) -> GcReport:
+        """Mark from the head's checkpoint manifest, sweep unreached blobs. Never raises: an unreadable
+        live manifest or a backend failure deletes nothing and says why in `aborted`."""
+        ...
+
+    def enqueue_queued_work(self, draft: QueuedWorkBatchDraft) -> QueuedWorkBatch:
+        """Queue a batch for this session. Idempotent by (session, source_key): a repeat returns the
+        originally stored batch and inserts nothing. Producers (the identity runtime's send/dispatch)
+        call it with a turn_input payload and a source key derived from their idempotency key."""
+        ...
+
+    def claim_ready_queued_work(
+        self, session_id: str, owner_id: str, boundary: QueuedWorkClaimBoundary, lease_ttl_ms: int, max_batches: int
+    ) -> QueuedWorkClaim | None:
+        """Claim the next ready, unheld group (semantics 5.6: the head gates, join groups extend); None."""
+        ...
+
+    def claim_ready_queued_work_by_batch_ids(
+        self,
+        session_id: str,
+        owner_id: str,
+        boundary: QueuedWorkClaimBoundary,
+        lease_ttl_ms: int,
+        batch_ids: Sequence[str],
+    ) -> QueuedWorkClaim | None:
+        """Claim exactly these ids if they are the next ready group, in order; otherwise abandon and None."""
+        ...
+
+    def renew_queued_work_claim(self, claim: ClaimHandle, lease_ttl_ms: int) -> QueuedWorkClaim:
+        """Extend the claim to now + ttl. QueuedWorkClaimExpired unless it still holds every batch."""
+        ...
+
+    def abandon_queued_work_claim(self, claim: ClaimHandle) -> None:
+        """Release the claim's batches (fencing counters kept). A no-op if it holds nothing."""
+        ...
+
+    def complete_queued_work(
+        self, completions: Sequence[QueuedWorkCompletion], *, fence: Fence | None = None
+    ) -> list[QueuedWorkBatch]:
+        """Delete claimed batches without a head commit, under the same guard as a commit's completions
+        (QueuedWorkClaimExpired, all or nothing). An extension for inbox-only workers."""
+        ...
+
+    def cancel_queued_work_batch(self, session_id: str, batch_id: str) -> QueuedWorkBatch | None:
+        """Delete and return a batch not held by a live claim; None if missing or held."""
+        ...
+
+    def list_queued_work(self, session_id: str, *, offset: int = 0, limit: int | None = None) -> list[QueuedWorkBatch]:
+        """Every batch of the session, claimed ones included, in enqueue order."""
+        ...
+
+    def list_pending_queued_work(
+        self, session_id: str, *, offset: int = 0, limit: int | None = None
+    ) -> list[QueuedWorkBatch]:
+        """Batches not held by a live claim (not-yet-available ones included), in enqueue order."""
+        ...
+
+    def record_intent(self, intent: AttachmentIntent) -> None:
+        """Write-ahead an attachment; a repeated id keeps the first intent."""
+        ...
+
+    def commit_refs(self, session_id: str, attachment_ids: Sequence[str]) -> None:
+        """Mark the session's attachments committed, keeping the first commit time; unknown ids ignored."""
+        ...
+
+    def list_uncommitted(self, older_than_epoch_ms: int) -> list[AttachmentManifestEntry]:
+        """Uncommitted intents with intent_at <= older_than (inclusive), oldest first."""
+        ...
+
+    def forget(self, attachment_id: str) -> None:
+        """Delete an attachment intent; a missing id is fine."""
+        ...
+
+
+class RuntimePersistenceFactory(Protocol):
+    """Opens per-session RuntimePersistence stores over one shared storage, plus cross-session reads."""
+
+    def open(self, session_id: str, *, initial_meta: SessionMeta | None = None) -> RuntimePersistence:
+        """The store bound to session_id; initial_meta is saved only if the session has no metadata yet."""
+        ...
+
+    def list_sessions(self, *, offset: int = 0, limit: int = 50) -> Page[SessionSummary]:
+        """Every known session (committed, described or with queued work), most recently updated first."""
+        ...
+
+    def get_summary(self, session_id: str) -> SessionSummary:
+        """One session's summary. NotFound."""
+        ...
+
+    def release_claims_of_owner(self, owner_id: str) -> int:
+        """Make every batch claimed by owner_id claimable again (its agent expired); how many batches."""
         ...
 
 

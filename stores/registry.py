@@ -8,7 +8,14 @@ from typing import Any, cast
 from django.conf import settings
 from django.utils.module_loading import import_string
 
-from stores.contracts import EventSink, FenceGuard, LifecycleStore, OutputStore, RuntimeStore
+from stores.contracts import (
+    EventSink,
+    FenceGuard,
+    LifecycleStore,
+    OutputStore,
+    RuntimePersistenceFactory,
+    RuntimeStore,
+)
 
 
 @functools.cache
@@ -70,6 +77,16 @@ def output_store() -> OutputStore:
 
 
 @functools.cache
+def runtime_persistence() -> RuntimePersistenceFactory:
+    """Opens a session's RuntimePersistence by session id; fenced commits and completions are checked by
+    fence_guard(), and agent expiry frees inbox claims (persistence_hooks in SWARM_EXPIRY_HOOKS)."""
+    return cast(
+        RuntimePersistenceFactory,
+        _build("runtime_persistence", events=event_log(), fence_guard=fence_guard()),
+    )
+
+
+@functools.cache
 def fence_guard() -> FenceGuard:
     """The guard every fenced write path checks (the identity runtime's lease table)."""
     return cast(FenceGuard, _build("fence_guard"))
@@ -94,3 +111,4 @@ def reset() -> None:
     event_log.cache_clear()
     lifecycle_store.cache_clear()
     output_store.cache_clear()
+    runtime_persistence.cache_clear()

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 import pytest
 
 from identities.contracts import ContinuityStore, LeaseProvider
@@ -12,7 +15,14 @@ from stores.backends.orm.events import OrmEventLog
 from stores.backends.orm.lifecycle import OrmLifecycleStore
 from stores.backends.orm.outputs import OrmOutputStore
 from stores.backends.orm.runtime import OrmRuntimeStore
-from stores.contracts import EventSink, LifecycleStore, OutputStore, RuntimeStore
+from stores.contracts import (
+    EventSink,
+    LifecycleStore,
+    OutputStore,
+    RuntimePersistence,
+    RuntimePersistenceFactory,
+    RuntimeStore,
+)
 from stores.events import InMemoryEventLog
 from stores.fencing import InMemoryFenceGuard
 
@@ -47,6 +57,22 @@ def runtime_store(store_backend: str, runtime_fences: InMemoryFenceGuard) -> Run
 
 
 @pytest.fixture
+def continuity(store_backend: str) -> ContinuityStore:
+    from identities.backends.memory.continuity import InMemoryContinuityStore
+    from identities.backends.orm.continuity import OrmContinuityStore
+
+    return OrmContinuityStore(keep=5) if store_backend == "orm" else InMemoryContinuityStore(keep=5)
+
+
+@pytest.fixture
+def leases(store_backend: str) -> LeaseProvider:
+    from identities.backends.memory.leases import InMemoryLeaseProvider
+    from identities.backends.orm.leases import OrmLeaseProvider
+
+    return OrmLeaseProvider() if store_backend == "orm" else InMemoryLeaseProvider()
+
+
+@pytest.fixture
 def output_fences() -> InMemoryFenceGuard:
     """The fence guard the output store checks fenced appends with (both backends)."""
     return InMemoryFenceGuard()
@@ -65,16 +91,46 @@ def outputs(store_backend: str, output_events: EventSink, output_fences: InMemor
 
 
 @pytest.fixture
-def continuity(store_backend: str) -> ContinuityStore:
-    from identities.backends.memory.continuity import InMemoryContinuityStore
-    from identities.backends.orm.continuity import OrmContinuityStore
-
-    return OrmContinuityStore(keep=5) if store_backend == "orm" else InMemoryContinuityStore(keep=5)
+def persistence_fences() -> InMemoryFenceGuard:
+    """The fence guard RuntimePersistence checks fenced commits and completions with (both backends)."""
+    return InMemoryFenceGuard()
 
 
 @pytest.fixture
-def leases(store_backend: str) -> LeaseProvider:
-    from identities.backends.memory.leases import InMemoryLeaseProvider
-    from identities.backends.orm.leases import OrmLeaseProvider
+def persistence_events(store_backend: str) -> EventSink:
+    return OrmEventLog() if store_backend == "orm" else InMemoryEventLog()
 
-    return OrmLeaseProvider() if store_backend == "orm" else InMemoryLeaseProvider()
+
+def _persistence_factory(store_backend: str, events: EventSink, fences: InMemoryFenceGuard) -> RuntimePersistenceFactory:
+    from stores.backends.memory.persistence import InMemoryRuntimePersistenceFactory
+    from stores.backends.orm.persistence import OrmRuntimePersistenceFactory
+
+    if store_backend == "orm":
+        return OrmRuntimePersistenceFactory(events=events, fence_guard=fences)
+    return InMemoryRuntimePersistenceFactory(events=events, fence_guard=fences)
+
+
+@pytest.fixture
+def persistence_factory(
+    store_backend: str, persistence_events: EventSink, persistence_fences: InMemoryFenceGuard
+) -> RuntimePersistenceFactory:
+    return _persistence_factory(store_backend, persistence_events, persistence_fences)
+
+
+@pytest.fixture
+def reopen_persistence(
+    store_backend: str,
+    persistence_factory: RuntimePersistenceFactory,
+    persistence_events: EventSink,
+    persistence_fences: InMemoryFenceGuard,
+) -> Callable[..., RuntimePersistence]:
+    """Opens a session again over the same storage: the ORM leg through a brand-new factory (nothing
+    cached in Python survives, only the database); the in-memory leg through the same factory."""
+
+    def reopen(session_id: str, **kwargs: Any) -> RuntimePersistence:
+        if store_backend == "orm":
+            fresh = _persistence_factory(store_backend, persistence_events, persistence_fences)
+            return fresh.open(session_id, **kwargs)
+        return persistence_factory.open(session_id, **kwargs)
+
+    return reopen

@@ -1,0 +1,429 @@
+"""InMemoryRuntimePersistence: ephemeral per-session persistence for tests and embedding.
+
+Every operation runs under one lock and checks everything before it changes anything, so a rejected
+commit leaves no trace (stricter than the original in-memory store, which deleted completed batches
+before later checks). Blobs are content-addressed and GC really sweeps, as in the durable backends.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from typing import Any
+
+from stores.backends.memory.persistence_queue import InMemoryQueueMixin
+from stores.clock import Clock, system_clock
+from stores.contracts import EventSink, FenceGuard
+from stores.errors import (
+    Backend,
+    FencingUnavailable,
+    HeadRevisionConflict,
+    NotFound,
+    RuntimeTurnCommitConflict,
+    SessionBindingMismatch,
+    SessionNodeConflict,
+    StorageError,
+    UnsupportedReadScope,
+)
+from stores.events import InMemoryEventLog
+from stores.persistence import (
+    active_path,
+    blob_ref,
+    checkpoint_blobs,
+    decode_manifest,
+    duplicate_ids,
+    encode_manifest,
+    epoch_ms,
+    head_payload,
+    hydrate,
+    merge_ledger,
+    node_ids_of,
+    visible_ledger,
+)
+from stores.persistence_types import (
+    ActivePath,
+    Append,
+    AttachmentIntent,
+    AttachmentManifestEntry,
+    BlobRef,
+    DurabilityTier,
+    FULL_GRAPH,
+    FullGraph,
+    GcReport,
+    ModelConfig,
+    PersistedSessionRead,
+    ReplaceFull,
+    RuntimeCommit,
+    RuntimeCommitResult,
+    SessionGraph,
+    SessionMeta,
+    SessionNodeRecord,
+    SessionReadScope,
+    SessionSummary,
+    TokenLedgerEntry,
+    VacuumReport,
+)
+from stores.queue_types import QueuedWorkBatch
+from stores.types import Fence, Page
+
+
+@dataclass
+class _Head:
+    revision: int
+    config: ModelConfig
+    agent_frames: Sequence[Any]
+    current_agent_frame_id: str | None
+    checkpoint_ref: BlobRef
+    leaf_node_id: str | None
+    ledger: list[TokenLedgerEntry]
+
+
+@dataclass
+class _Session:
+    created_at: datetime
+    updated_at: datetime
+    head: _Head | None = None
+    nodes: list[SessionNodeRecord] = field(default_factory=list)
+    tombstoned: set[str] = field(default_factory=set)
+    blobs: dict[BlobRef, bytes] = field(default_factory=dict)
+    turns: dict[str, tuple[str, RuntimeCommitResult]] = field(default_factory=dict)
+    meta: SessionMeta | None = None
+    attachments: dict[str, AttachmentManifestEntry] = field(default_factory=dict)
+
+    def live_nodes(self) -> list[SessionNodeRecord]:
+        return [n for n in self.nodes if n.node_id not in self.tombstoned]
+
+
+class InMemoryPersistenceState:
+    """What every store opened from one factory shares (the in-memory 'database')."""
+
+    def __init__(self) -> None:
+        self.lock = threading.RLock()
+        self.sessions: dict[str, _Session] = {}
+        self.batches: dict[str, QueuedWorkBatch] = {}  # insertion order is enqueue order
+        self.lease_tokens: dict[str, str] = {}
+        self.source_keys: dict[tuple[str, str], str] = {}
+        self.last_seq = 0
+
+    def session(self, session_id: str, now: datetime) -> _Session:
+        if session_id not in self.sessions:
+            self.sessions[session_id] = _Session(created_at=now, updated_at=now)
+        return self.sessions[session_id]
+
+
+class InMemoryRuntimePersistence(InMemoryQueueMixin):
+    def __init__(
+        self,
+        state: InMemoryPersistenceState,
+        session_id: str,
+        *,
+        events: EventSink,
+        clock: Clock = system_clock,
+        fence_guard: FenceGuard | None = None,
+    ) -> None:
+        self._state = state
+        self._session_id = session_id
+        self.events = events
+        self._clock = clock
+        self._fence_guard = fence_guard
+
+    @property
+    def session_id(self) -> str:
+        return self._session_id
+
+    def durability_tier(self) -> DurabilityTier:
+        return DurabilityTier.INLINE
+
+    def _check_binding(self, session_id: str) -> None:
+        if session_id != self._session_id:
+            raise SessionBindingMismatch(
+                f"this store is bound to session {self._session_id!r}, not {session_id!r}",
+                bound_session_id=self._session_id,
+                attempted_session_id=session_id,
+            )
+
+    def _check_fence(self, fence: Fence | None, operation: str) -> None:
+        if fence is None:
+            return
+        if self._fence_guard is None:
+            raise FencingUnavailable("a fenced write needs a fence guard, and none is configured", operation=operation)
+        self._fence_guard.check(fence, operation=operation)
+
+    # --- reads ---------------------------------------------------------------------------------
+
+    def load_session(self, scope: SessionReadScope = FULL_GRAPH) -> PersistedSessionRead | None:
+        if not isinstance(scope, FullGraph | ActivePath):
+            raise UnsupportedReadScope(f"unsupported read scope {scope!r}")
+        with self._state.lock:
+            sess = self._state.sessions.get(self._session_id)
+            if sess is None or sess.head is None:
+                return None
+            head = sess.head
+            live = sess.live_nodes()
+            live_ids = {n.node_id for n in live}
+            leaf = head.leaf_node_id if head.leaf_node_id in live_ids else None
+            if isinstance(scope, ActivePath):
+                target = scope.leaf_node_id if scope.leaf_node_id is not None else leaf
+                target = target if target in live_ids else None
+                graph = SessionGraph(tuple(active_path(live, target)), target)
+            else:
+                graph = SessionGraph(tuple(live), leaf)
+            checkpoint = hydrate(decode_manifest(sess.blobs[head.checkpoint_ref]), sess.blobs)
+            return PersistedSessionRead(
+                session_id=self._session_id,
+                head_revision=head.revision,
+                config=head.config,
+                agent_frames=tuple(head.agent_frames),
+                current_agent_frame_id=head.current_agent_frame_id,
+                graph=graph,
+                checkpoint_ref=head.checkpoint_ref,
+                checkpoint=checkpoint,
+                token_ledger=tuple(visible_ledger(head.ledger)),
+            )
+
+    def load_node(self, node_id: str) -> SessionNodeRecord | None:
+        with self._state.lock:
+            sess = self._state.sessions.get(self._session_id)
+            if sess is None or node_id in sess.tombstoned:
+                return None
+            return next((n for n in sess.nodes if n.node_id == node_id), None)
+
+    # --- the commit ----------------------------------------------------------------------------
+
+    def commit_runtime_state(self, commit: RuntimeCommit, *, fence: Fence | None = None) -> RuntimeCommitResult:
+        now = self._clock.now()
+        with self._state.lock:
+            self._check_binding(commit.session_id)
+            existing = self._state.sessions.get(self._session_id)
+            stamp = commit.turn_commit
+            if stamp is not None:
+                if stamp.session_id != commit.session_id:
+                    raise RuntimeTurnCommitConflict(
+                        f"turn {stamp.turn_id!r} is stamped for session {stamp.session_id!r}",
+                        session_id=stamp.session_id, turn_id=stamp.turn_id,
+                    )
+                prior = existing.turns.get(stamp.turn_id) if existing else None
+                if prior is not None:
+                    if prior[0] == stamp.turn_commit_hash:
+                        return prior[1]
+                    raise RuntimeTurnCommitConflict(
+                        f"turn {stamp.turn_id!r} was already committed with different state",
+                        session_id=stamp.session_id, turn_id=stamp.turn_id,
+                    )
+            actual = existing.head.revision if existing and existing.head else 0
+            if commit.expected_head_revision is not None and commit.expected_head_revision != actual:
+                raise HeadRevisionConflict(
+                    f"expected head revision {commit.expected_head_revision}, but it is {actual}",
+                    expected=commit.expected_head_revision, actual=actual,
+                )
+            self._check_fence(fence, "session.commit")
+            completed = self._verify_completions(commit.completed_queue_claims, commit.session_id)
+            nodes, tombstoned, leaf = self._next_graph(existing, commit)
+            manifest, blobs = checkpoint_blobs(commit.checkpoint)
+            manifest_bytes = encode_manifest(manifest)
+            result = RuntimeCommitResult(actual + 1, blob_ref(manifest_bytes), manifest)
+
+            # Every check passed: apply.
+            self._delete_batches(completed, now, "completed")
+            sess = self._state.session(self._session_id, now)
+            sess.blobs.update(blobs)
+            sess.blobs[result.checkpoint_ref] = manifest_bytes
+            sess.nodes, sess.tombstoned = nodes, tombstoned
+            sess.head = _Head(
+                revision=result.head_revision,
+                config=commit.config,
+                agent_frames=tuple(commit.agent_frames),
+                current_agent_frame_id=commit.current_agent_frame_id,
+                checkpoint_ref=result.checkpoint_ref,
+                leaf_node_id=leaf,
+                ledger=merge_ledger(sess.head.ledger if sess.head else [], commit.usage_deltas),
+            )
+            sess.updated_at = now
+            self._stamp_attachments(sess, commit.committed_attachment_ids, epoch_ms(now))
+            if stamp is not None:
+                sess.turns[stamp.turn_id] = (stamp.turn_commit_hash, result)
+            node_count = len(sess.live_nodes())
+            self.events.emit(
+                "session.head_committed", "session", self._session_id,
+                head_payload(self._session_id, result, leaf, node_count, [b.batch_id for b in completed]), now,
+            )
+            return result
+
+    def _next_graph(
+        self, sess: _Session | None, commit: RuntimeCommit
+    ) -> tuple[list[SessionNodeRecord], set[str], str | None]:
+        nodes = list(sess.nodes) if sess else []
+        tombstoned = set(sess.tombstoned) if sess else set()
+        delta = commit.graph
+        if isinstance(delta, ReplaceFull):
+            self._reject_duplicates(node_ids_of(delta), set())
+            return list(delta.graph.nodes), set(), delta.graph.leaf_node_id
+        if isinstance(delta, Append):
+            self._reject_duplicates(node_ids_of(delta), {n.node_id for n in nodes})
+            return nodes + list(delta.nodes), tombstoned, delta.leaf_node_id
+        return nodes, tombstoned, delta.leaf_node_id
+
+    @staticmethod
+    def _reject_duplicates(new_ids: Sequence[str], existing: set[str]) -> None:
+        clashes = sorted(set(duplicate_ids(new_ids)) | (set(new_ids) & existing))
+        if clashes:
+            raise SessionNodeConflict(f"graph node ids already exist: {', '.join(clashes[:10])}", node_ids=clashes)
+
+    # --- metadata and maintenance --------------------------------------------------------------
+
+    def save_session_meta(self, meta: SessionMeta) -> None:
+        self._check_binding(meta.session_id)
+        now = self._clock.now()
+        with self._state.lock:
+            sess = self._state.session(self._session_id, now)
+            sess.meta, sess.updated_at = meta, now
+
+    def load_session_meta(self) -> SessionMeta | None:
+        with self._state.lock:
+            sess = self._state.sessions.get(self._session_id)
+            return sess.meta if sess else None
+
+    def tombstone_nodes(self, node_ids: Sequence[str]) -> None:
+        with self._state.lock:
+            sess = self._state.sessions.get(self._session_id)
+            if sess is not None:
+                known = {n.node_id for n in sess.nodes}
+                sess.tombstoned |= set(node_ids) & known
+
+    def vacuum(self, *, dry_run: bool = False) -> VacuumReport:
+        with self._state.lock:
+            sess = self._state.sessions.get(self._session_id)
+            if sess is None:
+                return VacuumReport(0, (), dry_run)
+            doomed = [n.node_id for n in sess.nodes if n.node_id in sess.tombstoned]
+            if not dry_run:
+                sess.nodes = [n for n in sess.nodes if n.node_id not in sess.tombstoned]
+                sess.tombstoned = set()
+            return VacuumReport(len(doomed), tuple(doomed), dry_run)
+
+    def gc_unreachable(self, *, dry_run: bool = False) -> GcReport:
+        with self._state.lock:
+            sess = self._state.sessions.get(self._session_id)
+            if sess is None:
+                return GcReport(dry_run=dry_run)
+            roots = [sess.head.checkpoint_ref] if sess.head else []
+            reachable: set[BlobRef] = set()
+            try:
+                for root in roots:
+                    reachable.add(root)
+                    reachable.update(decode_manifest(sess.blobs[root]).blob_refs)
+            except (StorageError, KeyError) as exc:
+                return GcReport(root_count=len(roots), dry_run=dry_run, aborted=f"live manifest unreadable: {exc}")
+            doomed = sorted(set(sess.blobs) - reachable)
+            retained = len(sess.blobs) - len(doomed)
+            if not dry_run:
+                for ref in doomed:
+                    del sess.blobs[ref]
+            return GcReport(len(roots), retained, len(doomed), tuple(doomed), dry_run)
+
+    # --- attachment manifest -------------------------------------------------------------------
+
+    def record_intent(self, intent: AttachmentIntent) -> None:
+        self._check_binding(intent.session_id)
+        now = self._clock.now()
+        with self._state.lock:
+            sess = self._state.session(self._session_id, now)
+            sess.attachments.setdefault(
+                intent.attachment_id,
+                AttachmentManifestEntry(intent.attachment_id, intent.session_id, intent.canonical_uri,
+                                        intent.intent_at_epoch_ms),
+            )
+
+    def commit_refs(self, session_id: str, attachment_ids: Sequence[str]) -> None:
+        self._check_binding(session_id)
+        now = self._clock.now()
+        with self._state.lock:
+            sess = self._state.sessions.get(self._session_id)
+            if sess is not None:
+                self._stamp_attachments(sess, attachment_ids, epoch_ms(now))
+
+    @staticmethod
+    def _stamp_attachments(sess: _Session, attachment_ids: Sequence[str], now_ms: int) -> None:
+        for attachment_id in attachment_ids:
+            entry = sess.attachments.get(attachment_id)
+            if entry is not None and entry.committed_at_epoch_ms is None:
+                sess.attachments[attachment_id] = replace(entry, committed_at_epoch_ms=now_ms)
+
+    def list_uncommitted(self, older_than_epoch_ms: int) -> list[AttachmentManifestEntry]:
+        with self._state.lock:
+            sess = self._state.sessions.get(self._session_id)
+            entries = list(sess.attachments.values()) if sess else []
+        found = [e for e in entries if e.committed_at_epoch_ms is None and e.intent_at_epoch_ms <= older_than_epoch_ms]
+        return sorted(found, key=lambda e: (e.intent_at_epoch_ms, e.attachment_id))
+
+    def forget(self, attachment_id: str) -> None:
+        with self._state.lock:
+            sess = self._state.sessions.get(self._session_id)
+            if sess is not None:
+                sess.attachments.pop(attachment_id, None)
+
+
+class InMemoryRuntimePersistenceFactory:
+    def __init__(
+        self,
+        *,
+        events: EventSink | None = None,
+        clock: Clock = system_clock,
+        fence_guard: FenceGuard | None = None,
+        **_ignored: Any,
+    ) -> None:
+        self.events: EventSink = events or InMemoryEventLog()
+        self._clock = clock
+        self._fence_guard = fence_guard
+        self._state = InMemoryPersistenceState()
+
+    def open(self, session_id: str, *, initial_meta: SessionMeta | None = None) -> InMemoryRuntimePersistence:
+        store = InMemoryRuntimePersistence(
+            self._state, session_id, events=self.events, clock=self._clock, fence_guard=self._fence_guard
+        )
+        if initial_meta is not None:
+            with self._state.lock:
+                if store.load_session_meta() is None:
+                    store.save_session_meta(initial_meta)
+        return store
+
+    def _summary(self, session_id: str, sess: _Session, now_ms: int) -> SessionSummary:
+        batches = [b for b in self._state.batches.values() if b.session_id == session_id and b.outcome is None]
+        claimed = sum(1 for b in batches if b.is_held(now_ms))
+        return SessionSummary(
+            session_id=session_id,
+            session_name=sess.meta.session_name if sess.meta else None,
+            head_revision=sess.head.revision if sess.head else None,
+            graph_node_count=len(sess.live_nodes()),
+            pending_count=len(batches) - claimed,
+            claimed_count=claimed,
+            created_at=sess.created_at,
+            updated_at=sess.updated_at,
+        )
+
+    def list_sessions(self, *, offset: int = 0, limit: int = 50) -> Page[SessionSummary]:
+        now_ms = epoch_ms(self._clock.now())
+        with self._state.lock:
+            ordered = sorted(self._state.sessions.items(), key=lambda kv: (kv[1].updated_at, kv[0]), reverse=True)
+            items = [self._summary(sid, sess, now_ms) for sid, sess in ordered[offset : offset + limit]]
+            return Page(items=items, total=len(ordered), offset=offset, limit=limit)
+
+    def get_summary(self, session_id: str) -> SessionSummary:
+        now_ms = epoch_ms(self._clock.now())
+        with self._state.lock:
+            sess = self._state.sessions.get(session_id)
+            if sess is None:
+                raise NotFound(f"session {session_id!r} is not known", session_id=session_id)
+            return self._summary(session_id, sess, now_ms)
+
+    def release_claims_of_owner(self, owner_id: str) -> int:
+        with self._state.lock:
+            held = [b for b in self._state.batches.values() if b.claim is not None and b.claim.owner_id == owner_id]
+            by_session: dict[str, list[QueuedWorkBatch]] = {}
+            for batch in held:
+                by_session.setdefault(batch.session_id, []).append(batch)
+            for session_id, batches in by_session.items():
+                self.open(session_id)._release(batches, self._clock.now(), "owner expired")
+            return len(held)
