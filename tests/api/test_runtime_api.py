@@ -221,6 +221,21 @@ def test_fenced_apply_with_a_stale_token_is_409_and_writes_nothing(
     assert api.get(f"{BASE}/{RID}/state").json()["state"] is None
 
 
+def test_fenced_commits_are_checked_against_the_identity_lease_table(api: Client) -> None:
+    """The default wiring: registry.fence_guard() is the identity runtime's lease table."""
+    leases = registry.lease_provider()
+    first = leases.acquire("planner-7", uuid.uuid4(), 30_000).grant
+    assert first is not None
+    fenced = {"identity": "planner-7", "fencing_token": first.fencing_token}
+    assert put(api, f"{BASE}/{RID}/state", {"state": "initializing", **fenced}).status_code == 200
+    leases.fence("planner-7")  # a recovery action mints a new token and ends the lease
+    stale = apply(api, session_snapshot={"late": True}, **fenced)
+    assert stale.status_code == 409
+    assert stale.json()["code"] == "stale_fencing_token"
+    assert api.get(f"{BASE}/{RID}/snapshot").json()["session_snapshot"] is None
+    assert api.get(f"{BASE}/{RID}").json()["receipt_count"] == 0
+
+
 # -- the OAuth-flow snapshot ---------------------------------------------------------------------
 
 
