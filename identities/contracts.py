@@ -196,14 +196,6 @@ class Inbox(Protocol):
 
     def deliver(
         self, session_id: UUID, identity: str, payload: Mapping[str, Any], source_key: str, now: datetime
-    ) -> str:
-        """Enqueue and return the batch id; the same source_key returns the original batch's id."""
-        ...
-
-
-class OutputReader(Protocol):
-    """What inspect needs from the OutputStore: the newest output of a producer."""
-
-    def latest_by_producer(self, producer: str) -> tuple[str, str | None, bool] | None:
-        """(output ref, preview text, is_final) of the producer's newest output, or None."""
+    ) -> tuple[str, bool]:
+        """Enqueue; return (batch id, whether it is new). A repeated source_key returns the original."""
         ...

@@ -154,6 +154,8 @@ class ContinuityResolveState:
     kind: ResolveKind
     record: ContinuityRecord | None = None
     failure: ContinuityFailure | None = None
+    # When the record's latest checkpoint was saved (None before the first one).
+    checkpointed_at: datetime | None = None
 
     @classmethod
     def uninitialized(cls) -> ContinuityResolveState:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import functools
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from django.conf import settings
 from django.utils.module_loading import import_string
@@ -16,6 +16,9 @@ from stores.contracts import (
     RuntimePersistenceFactory,
     RuntimeStore,
 )
+
+if TYPE_CHECKING:
+    from identities.runtime import IdentityRuntime
 
 
 @functools.cache
@@ -102,8 +105,33 @@ def lease_provider() -> Any:
     return _build("leases", log_interval_s=settings.SWARM_HEARTBEAT_LOG_INTERVAL_S)
 
 
+@functools.cache
+def identity_registry() -> Any:
+    return _build("identity_registry")
+
+
+@functools.cache
+def identity_runtime() -> IdentityRuntime:
+    """The one domain entry point for identities, over the configured stores."""
+    from identities.inbox import PersistenceInbox
+    from identities.runtime import IdentityRuntime
+
+    return IdentityRuntime(
+        registry=identity_registry(),
+        continuity=continuity_store(),
+        leases=lease_provider(),
+        lifecycle=lifecycle_store(),
+        events=event_log(),
+        inbox=PersistenceInbox(runtime_persistence()),
+        outputs=output_store(),
+        lease_ttl_s=settings.SWARM_LEASE_TTL_S,
+    )
+
+
 def reset() -> None:
     """Forget built backends (tests that change settings call this)."""
+    identity_registry.cache_clear()
+    identity_runtime.cache_clear()
     fence_guard.cache_clear()
     continuity_store.cache_clear()
     lease_provider.cache_clear()

@@ -161,6 +161,7 @@ SWARM_BACKENDS = {
     "fence_guard": "identities.backends.orm.leases.OrmFenceGuard",
     "continuity": "identities.backends.orm.continuity.OrmContinuityStore",
     "leases": "identities.backends.orm.leases.OrmLeaseProvider",
+    "identity_registry": "identities.backends.orm.registry.OrmIdentityRegistry",
 }
 
 LOGGING = {

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+from datetime import datetime
 from uuid import UUID
 
 from identities.types import ContinuityFailure, ContinuityFailureKind, ContinuityRecord, ContinuityResolveState
@@ -52,7 +54,9 @@ def check_save(
         )
 
 
-def resolve(identity: str, record: ContinuityRecord | None, has_snapshot: bool) -> ContinuityResolveState:
+def resolve(
+    identity: str, record: ContinuityRecord | None, has_snapshot: bool, checkpointed_at: datetime | None = None
+) -> ContinuityResolveState:
     """Ready, uninitialized, or broken when the record names a checkpoint whose snapshot is gone."""
     if record is None:
         return ContinuityResolveState.uninitialized()
@@ -65,4 +69,4 @@ def resolve(identity: str, record: ContinuityRecord | None, has_snapshot: bool) 
                 detail=f"checkpoint {record.checkpoint_version} of session {record.session_id} has no snapshot",
             )
         )
-    return ContinuityResolveState.ready(record)
+    return replace(ContinuityResolveState.ready(record), checkpointed_at=checkpointed_at)

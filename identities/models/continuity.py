@@ -13,6 +13,7 @@ class ContinuityRow(models.Model):
     checkpoint_version = models.BigIntegerField()
     fencing_token = models.BigIntegerField()
     updated_at = models.DateTimeField()
+    checkpointed_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         app_label = "identities"

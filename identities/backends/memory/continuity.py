@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Sequence
 from dataclasses import replace
+from datetime import datetime
 from uuid import UUID
 
 from identities.backends import continuity_rules as rules
@@ -19,6 +20,7 @@ class InMemoryContinuityStore:
         self._keep = keep
         self._records: dict[str, tuple[ContinuityRecord, int]] = {}
         self._snapshots: list[Checkpoint] = []  # in save order
+        self._checkpointed_at: dict[str, datetime] = {}
         self._lock = threading.RLock()
 
     def _has_snapshot(self, record: ContinuityRecord) -> bool:
@@ -33,7 +35,8 @@ class InMemoryContinuityStore:
             out = {}
             for identity in identities:
                 record = self._records.get(identity, (None, 0))[0]
-                out[identity] = rules.resolve(identity, record, record is not None and self._has_snapshot(record))
+                has = record is not None and self._has_snapshot(record)
+                out[identity] = rules.resolve(identity, record, has, self._checkpointed_at.get(identity))
             return out
 
     def upsert_continuity_record(self, record: ContinuityRecord, token: int) -> None:
@@ -60,6 +63,7 @@ class InMemoryContinuityStore:
             self._snapshots.append(checkpoint)
             if record is not None:
                 self._records[identity] = (replace(record, checkpoint_version=version), max(token, stored))
+                self._checkpointed_at[identity] = now
                 self._prune(identity, generation, version)
             return replace(checkpoint, data=None)
 
@@ -109,6 +113,7 @@ class InMemoryContinuityStore:
                 rules.check_token(identity, token, self._records[identity][1], "continuity delete")
             self._snapshots = [c for c in self._snapshots if c.identity != identity]
             self._records.pop(identity, None)
+            self._checkpointed_at.pop(identity, None)
 
     def max_fencing_token(self) -> int:
         with self._lock:

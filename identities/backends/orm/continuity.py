@@ -53,7 +53,7 @@ class OrmContinuityStore:
             row = rows.get(identity)
             record = to_record(row) if row is not None else None
             has = row is not None and (row.identity, row.session_id, row.generation, row.checkpoint_version) in present
-            out[identity] = rules.resolve(identity, record, has)
+            out[identity] = rules.resolve(identity, record, has, row.checkpointed_at if row else None)
         return out
 
     @translate_db_errors
@@ -89,7 +89,8 @@ class OrmContinuityStore:
             if row is not None:
                 # The compare-and-set: the stored version and token only move forward.
                 ContinuityRow.objects.filter(identity=identity).update(
-                    checkpoint_version=version, fencing_token=max(token, row.fencing_token), updated_at=now
+                    checkpoint_version=version, fencing_token=max(token, row.fencing_token), updated_at=now,
+                    checkpointed_at=now,
                 )
                 CheckpointRow.objects.filter(
                     identity=identity, generation=generation, version__lte=version - self._keep
