@@ -39,7 +39,7 @@ from stores.errors import InvalidInput, NotFound, OAuthFlowChanged
 from stores.registry import runtime_store
 from stores.runtime import change_state
 from stores.runtime_state import allowed_next
-from stores.runtime_types import RuntimeSummary, SessionDelta
+from stores.runtime_types import RuntimeState, RuntimeSummary, SessionDelta
 from swarmsite.api import COMMON_ERRORS, ErrorOut
 from swarmsite.auth import require_scope
 from swarmsite.schemas import PageOut, PageParams
@@ -70,6 +70,11 @@ def runtime_out(summary: RuntimeSummary) -> dict[str, Any]:
         "created_at": summary.created_at,
         "updated_at": summary.updated_at,
     }
+
+
+def state_out(runtime_id: str, state: RuntimeState | None) -> dict[str, Any]:
+    """What a commit answers: where the runtime stands now (cheap: no counts)."""
+    return {"runtime_id": runtime_id, "state": state, "allowed_next": allowed_next(state)}
 
 
 def page_out(items: list[Any], total: int, offset: int, limit: int) -> dict[str, Any]:
@@ -143,7 +148,7 @@ def get_runtime(request: HttpRequest, runtime_id: RuntimeId) -> dict[str, Any]:
     return runtime_out(runtime_store().get_runtime(runtime_id))
 
 
-@runtimes_router.post("/{runtime_id}/apply", response={200: RuntimeOut, 422: ErrorOut, **WRITE_ERRORS})
+@runtimes_router.post("/{runtime_id}/apply", response={200: StateOut, 422: ErrorOut, **WRITE_ERRORS})
 def atomic_apply(request: HttpRequest, runtime_id: RuntimeId, body: ApplyIn) -> dict[str, Any]:
     """Commit a run boundary in one step: the session snapshot (if sent), the receipt and the input
     updates, or nothing. 409 `write_failed` if (run_id, sequence) already has a receipt (retries
@@ -155,7 +160,7 @@ def atomic_apply(request: HttpRequest, runtime_id: RuntimeId, body: ApplyIn) -> 
         runtime_id, delta, body.receipt.receipt(), [s.stored() for s in body.input_updates],
         body.session_store_key, fence=body.fence(),
     )
-    return runtime_out(store.get_runtime(runtime_id))
+    return state_out(runtime_id, store.load_runtime_state(runtime_id))
 
 
 @runtimes_router.get("/{runtime_id}/snapshot", response={200: SnapshotOut, **COMMON_ERRORS})
@@ -169,29 +174,28 @@ def load_session_snapshot(request: HttpRequest, runtime_id: RuntimeId) -> dict[s
     }
 
 
-@runtimes_router.put("/{runtime_id}/snapshot", response={200: RuntimeOut, 422: ErrorOut, **WRITE_ERRORS})
+@runtimes_router.put("/{runtime_id}/snapshot", response={200: StateOut, 422: ErrorOut, **WRITE_ERRORS})
 def commit_session_snapshot(request: HttpRequest, runtime_id: RuntimeId, body: SnapshotIn) -> dict[str, Any]:
     """Replace the session snapshot outside a run boundary: no receipt, no input changes."""
     store = runtime_store()
     store.commit_session_snapshot(runtime_id, SessionDelta(encode(body.session_snapshot)), fence=body.fence())
-    return runtime_out(store.get_runtime(runtime_id))
+    return state_out(runtime_id, store.load_runtime_state(runtime_id))
 
 
 @runtimes_router.get("/{runtime_id}/state", response={200: StateOut, **COMMON_ERRORS})
 def load_runtime_state(request: HttpRequest, runtime_id: RuntimeId) -> dict[str, Any]:
     """The last committed state (null before the first commit) and the states it may move to."""
-    state = runtime_store().load_runtime_state(runtime_id)
-    return {"runtime_id": runtime_id, "state": state, "allowed_next": allowed_next(state)}
+    return state_out(runtime_id, runtime_store().load_runtime_state(runtime_id))
 
 
-@runtimes_router.put("/{runtime_id}/state", response={200: RuntimeOut, **WRITE_ERRORS})
+@runtimes_router.put("/{runtime_id}/state", response={200: StateOut, **WRITE_ERRORS})
 def commit_machine_lifecycle(request: HttpRequest, runtime_id: RuntimeId, body: StateIn) -> dict[str, Any]:
     """Move the runtime to `state` and upsert `input_states`, in one commit. 409 `invalid_transition`
     if the table forbids the move (see `allowed_next`) or the state changed meanwhile. Sending the
     current state again is allowed (except `destroyed`): it commits only the input states."""
     store = runtime_store()
     change_state(store, runtime_id, body.state, [s.stored() for s in body.input_states], fence=body.fence())
-    return runtime_out(store.get_runtime(runtime_id))
+    return state_out(runtime_id, store.load_runtime_state(runtime_id))
 
 
 @runtimes_router.get("/{runtime_id}/inputs", response={200: PageOut[InputStateSchema], **COMMON_ERRORS},

@@ -65,9 +65,9 @@ def test_apply_then_every_load_returns_what_was_committed(api: Client) -> None:
     rec = receipt(2, contributing_input_ids=[inp["input_id"]], conversation_digest="ab" * 32, message_count=4)
     response = apply(api, session_snapshot=snapshot, session_store_key=session_id, receipt=rec, input_updates=[inp])
     assert response.status_code == 200, response.json()
-    body = response.json()
-    assert (body["runtime_id"], body["input_count"], body["receipt_count"]) == (RID, 1, 1)
-    assert body["state"] is None and body["allowed_next"] == ["initializing"]
+    assert response.json() == {"runtime_id": RID, "state": None, "allowed_next": ["initializing"]}
+    summary = api.get(f"{BASE}/{RID}").json()
+    assert (summary["input_count"], summary["receipt_count"], summary["has_session_snapshot"]) == (1, 1, True)
 
     assert api.get(f"{BASE}/{RID}/snapshot").json()["session_snapshot"] == snapshot
     loaded = api.get(f"{BASE}/{RID}/receipts/{rec['run_id']}/2").json()
@@ -85,7 +85,7 @@ def test_apply_then_every_load_returns_what_was_committed(api: Client) -> None:
 def test_commit_session_snapshot_round_trips_without_receipts(api: Client) -> None:
     response = put(api, f"{BASE}/{RID}/snapshot", {"session_snapshot": {"messages": [], "n": 1.5}})
     assert response.status_code == 200
-    assert response.json()["receipt_count"] == 0
+    assert api.get(f"{BASE}/{RID}").json()["receipt_count"] == 0
     loaded = api.get(f"{BASE}/{RID}/snapshot").json()
     assert loaded["session_snapshot"] == {"messages": [], "n": 1.5}
     assert loaded["size_bytes"] == len(b'{"messages":[],"n":1.5}')

@@ -114,12 +114,12 @@ class OrmRuntimeStore:
 
     def _lock_runtime(self, runtime_id: LogicalRuntimeId, now: datetime) -> Runtime:
         """The runtime's row, created if needed and locked until the transaction ends."""
-        row = Runtime.objects.select_for_update().filter(pk=runtime_id).first()
+        row = Runtime.objects.select_for_update().only("runtime_id", "state").filter(pk=runtime_id).first()
         if row is None:
             # ON CONFLICT DO NOTHING: a concurrent creator wins quietly and we lock its row.
             Runtime.objects.bulk_create([Runtime(runtime_id=runtime_id, created_at=now, updated_at=now)],
                                         ignore_conflicts=True)
-            row = Runtime.objects.select_for_update().get(pk=runtime_id)
+            row = Runtime.objects.select_for_update().only("runtime_id", "state").get(pk=runtime_id)
         return row
 
     def _upsert_inputs(self, runtime_id: LogicalRuntimeId, states: Sequence[StoredInputState], now: datetime) -> None:
