@@ -348,7 +348,9 @@ def claim_payload(claim: QueuedWorkClaim) -> dict[str, Any]:
     }
 
 
-def released_payload(session_id: str, claim_id: str, owner_id: str, batch_ids: Sequence[str], why: str) -> dict[str, Any]:
+def released_payload(
+    session_id: str, claim_id: str, owner_id: str, batch_ids: Sequence[str], why: str
+) -> dict[str, Any]:
     return {"session_id": session_id, "claim_id": claim_id, "owner_id": owner_id, "batch_ids": list(batch_ids),
             "reason": why}
 

@@ -40,7 +40,11 @@ class PayloadKind(enum.StrEnum):
 
 
 # The field that carries each payload kind's body in the wire form {"type": kind, <field>: body}.
-PAYLOAD_FIELD = {PayloadKind.TURN_INPUT: "input", PayloadKind.PROCESS_WAKE: "wake", PayloadKind.SESSION_COMMAND: "command"}
+PAYLOAD_FIELD = {
+    PayloadKind.TURN_INPUT: "input",
+    PayloadKind.PROCESS_WAKE: "wake",
+    PayloadKind.SESSION_COMMAND: "command",
+}
 
 
 @dataclass(frozen=True)

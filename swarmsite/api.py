@@ -137,6 +137,9 @@ def _register_routers() -> None:
     api.add_router("/agents", agents_router)
     api.add_router("/outputs", outputs_router)
     api.add_router("/runtimes", runtimes_router)
+    from stores.api_sessions import sessions_router
+
+    api.add_router("/sessions", sessions_router)
 
 
 _register_routers()

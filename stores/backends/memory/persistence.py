@@ -17,7 +17,6 @@ from stores.backends.memory.persistence_queue import InMemoryQueueMixin
 from stores.clock import Clock, system_clock
 from stores.contracts import EventSink, FenceGuard
 from stores.errors import (
-    Backend,
     FencingUnavailable,
     HeadRevisionConflict,
     NotFound,
@@ -43,13 +42,13 @@ from stores.persistence import (
     visible_ledger,
 )
 from stores.persistence_types import (
+    FULL_GRAPH,
     ActivePath,
     Append,
     AttachmentIntent,
     AttachmentManifestEntry,
     BlobRef,
     DurabilityTier,
-    FULL_GRAPH,
     FullGraph,
     GcReport,
     ModelConfig,

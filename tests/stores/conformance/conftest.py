@@ -101,7 +101,9 @@ def persistence_events(store_backend: str) -> EventSink:
     return OrmEventLog() if store_backend == "orm" else InMemoryEventLog()
 
 
-def _persistence_factory(store_backend: str, events: EventSink, fences: InMemoryFenceGuard) -> RuntimePersistenceFactory:
+def _persistence_factory(
+    store_backend: str, events: EventSink, fences: InMemoryFenceGuard
+) -> RuntimePersistenceFactory:
     from stores.backends.memory.persistence import InMemoryRuntimePersistenceFactory
     from stores.backends.orm.persistence import OrmRuntimePersistenceFactory
 

@@ -69,7 +69,9 @@ def queue_one(store: RuntimePersistence, text: str = "hello") -> None:
 
 
 # 1
-def test_durability_tier_is_the_declared_tier(persistence_factory: RuntimePersistenceFactory, store_backend: str) -> None:
+def test_durability_tier_is_the_declared_tier(
+    persistence_factory: RuntimePersistenceFactory, store_backend: str
+) -> None:
     expected = DurabilityTier.DURABLE if store_backend == "orm" else DurabilityTier.INLINE
     assert persistence_factory.open("root").durability_tier() == expected
 
@@ -130,7 +132,8 @@ def test_ledger_sums_per_source_and_model_in_first_seen_order_and_drops_zero_ent
         TokenLedgerEntry("turn", "m1", TokenUsage(1, 2, 3, 4)), TokenLedgerEntry("tool", "m1", TokenUsage()),
     )))
     store.commit_runtime_state(a_commit("root", graph=Unchanged("root"), usage_deltas=(
-        TokenLedgerEntry("compact", "m2", TokenUsage(output_tokens=5)), TokenLedgerEntry("turn", "m1", TokenUsage(1, 1, 1, 1)),
+        TokenLedgerEntry("compact", "m2", TokenUsage(output_tokens=5)),
+        TokenLedgerEntry("turn", "m1", TokenUsage(1, 1, 1, 1)),
     )))
     ledger = store.load_session(FullGraph()).token_ledger  # type: ignore[union-attr]
     assert [(e.source, e.model, e.usage) for e in ledger] == [
