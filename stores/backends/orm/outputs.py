@@ -9,6 +9,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import QuerySet
 
 from stores.backends.orm.base import translate_db_errors
+from stores.backends.orm.precompiled import PrecompiledLookup
 from stores.clock import Clock, system_clock
 from stores.contracts import EventSink, FenceGuard
 from stores.errors import Conflict, FencingUnavailable, IdempotencyKeyReused, NotFound, UnknownParent
@@ -20,6 +21,16 @@ from stores.types import Fence, Page
 # A fresh ref clashes with a stored one with probability n / 2**40; three draws make a failure
 # astronomically unlikely while the unique constraint keeps refs unique whatever happens.
 REF_DRAWS = 3
+
+
+# The lookups agents poll: compiled once (see precompiled.py). Each is one index range scan.
+BY_REF = PrecompiledLookup(lambda ref: Output.objects.filter(ref=ref)[:1], "r")
+LATEST_BY_NAME = PrecompiledLookup(lambda name: Output.objects.filter(producer_agent=name).order_by("-id")[:1], "n")
+LATEST_IN_RUN = PrecompiledLookup(
+    lambda task, attempt, name: Output.objects.filter(task_id=task, attempt=attempt, producer_agent=name)
+    .order_by("-id")[:1],
+    "t", 7, "n",
+)
 
 
 def to_record(row: Output) -> OutputRecord:
@@ -165,7 +176,7 @@ class OrmOutputStore:
 
     @translate_db_errors
     def get(self, ref: OutputRef) -> OutputRecord:
-        row = Output.objects.filter(ref=ref).first()
+        row = BY_REF.first(ref)
         if row is None:
             raise NotFound(f"output not found: {ref}", ref=ref)
         return to_record(row)
@@ -178,14 +189,14 @@ class OrmOutputStore:
 
     @translate_db_errors
     def get_latest_by_name(self, name: str) -> OutputRecord:
-        row = Output.objects.filter(producer_agent=name).order_by("-id").first()
+        row = LATEST_BY_NAME.first(name)
         if row is None:
             raise NotFound(f"output not found: {name}", name=name)
         return to_record(row)
 
     @translate_db_errors
     def get_latest_by_name_in_run(self, task_id: str, attempt: int, name: str) -> OutputRecord:
-        row = Output.objects.filter(task_id=task_id, attempt=attempt, producer_agent=name).order_by("-id").first()
+        row = LATEST_IN_RUN.first(task_id, attempt, name)
         if row is None:
             raise NotFound(f"output not found: {task_id}/{attempt}/{name}", task_id=task_id, attempt=attempt,
                            name=name)
