@@ -12,6 +12,7 @@ Run: .venv/bin/python bench/outputs.py [--pg]   (PostgreSQL server from BENCH_PG
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import random
@@ -65,15 +66,18 @@ def latest_latency(store: Any, n: int = 2000) -> tuple[float, float]:
     rng = random.Random(7)
     names = [f"producer-{rng.randrange(PRODUCERS)}" for _ in range(n)]
 
+    half = n // 2
+
     def raw(i: int) -> None:
         with connection.cursor() as cursor:
             cursor.execute(RAW_LATEST, [names[i]])
             cursor.fetchone()
 
+    # Two rounds, alternating, each over its own half of the names.
     store_times, raw_times = [], []
-    for half in (0, 1):
-        store_times += latencies(lambda i: store.get_latest_by_name(names[i]), n // 2)
-        raw_times += latencies(raw, n // 2)
+    for offset in (0, half):
+        store_times += latencies(functools.partial(lambda o, i: store.get_latest_by_name(names[o + i]), offset), half)
+        raw_times += latencies(functools.partial(lambda o, i: raw(o + i), offset), half)
     return median(store_times), median(raw_times)
 
 
