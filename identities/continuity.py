@@ -12,17 +12,21 @@ from stores.types import Fence, Page
 
 class CheckpointOps(RuntimeCore):
     def checkpoint(
-        self, identity: str, snapshot: bytes, *, token: int | None = None, agent_id: UUID | None = None
+        self, identity: str, snapshot: bytes, *, token: int | None = None, agent_id: UUID | None = None,
+        version: int | None = None,
     ) -> Checkpoint:
         """Save the next checkpoint version (1, 2, ...) of the identity's current session.
 
         With `token` (the API always passes one) the write is fenced by it: StaleFencingToken unless
         it is the current token, LeaseLost / NoActiveLease when that lease has ended. Without one,
-        the live lease's token is used (mobkit's in-process form). A stale write is recorded."""
+        the live lease's token is used (mobkit's in-process form). A stale write is recorded. An
+        explicit `version` must advance past the stored one (StaleCheckpointVersion otherwise)."""
         with self.recording_rejections():
-            return self._checkpoint(identity, snapshot, token, agent_id)
+            return self._checkpoint(identity, snapshot, token, agent_id, version)
 
-    def _checkpoint(self, identity: str, snapshot: bytes, token: int | None, agent_id: UUID | None) -> Checkpoint:
+    def _checkpoint(
+        self, identity: str, snapshot: bytes, token: int | None, agent_id: UUID | None, version: int | None
+    ) -> Checkpoint:
         now = self._clock.now()
         with self._atomic():
             self._entry(identity)
@@ -35,8 +39,10 @@ class CheckpointOps(RuntimeCore):
             # The guard locks the lease row: no grant or fence can slip between it and the save.
             self._leases.check(Fence(identity, token, agent_id), operation="checkpoint")
             record = self._current_record(identity, "checkpoint")
+            if version is None:
+                version = record.checkpoint_version + 1
             saved = self._continuity.save_session_snapshot(
-                identity, record.session_id, record.generation, record.checkpoint_version + 1, token, snapshot
+                identity, record.session_id, record.generation, version, token, snapshot
             )
             self._emit(
                 "checkpoint_completed", identity, now, version=saved.version, generation=saved.generation,

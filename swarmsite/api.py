@@ -130,6 +130,8 @@ def noop_post(request: HttpRequest) -> dict[str, bool]:
 
 
 def _register_routers() -> None:
+    from identities.api import identities_router
+    from identities.api_roster import roster_router
     from stores.api import agents_router
     from stores.api_outputs import outputs_router
     from stores.api_runtime import runtimes_router
@@ -137,6 +139,8 @@ def _register_routers() -> None:
     api.add_router("/agents", agents_router)
     api.add_router("/outputs", outputs_router)
     api.add_router("/runtimes", runtimes_router)
+    api.add_router("/identities", identities_router)
+    api.add_router("/roster", roster_router)
     from stores.api_sessions import sessions_router
 
     api.add_router("/sessions", sessions_router)

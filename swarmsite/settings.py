@@ -164,6 +164,12 @@ SWARM_BACKENDS = {
     "identity_registry": "identities.backends.orm.registry.OrmIdentityRegistry",
 }
 
+# Called with (expired agent records, now) inside the expiry's transaction: what a dead agent held is freed.
+SWARM_EXPIRY_HOOKS = [
+    "identities.hooks.free_leases_of_expired_agents",
+    "stores.backends.orm.persistence_hooks.release_claims_of_expired_agents",
+]
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

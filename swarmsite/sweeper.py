@@ -13,10 +13,11 @@ log = logging.getLogger(__name__)
 
 
 def sweep_once() -> int:
-    """Expire silent agents (which frees what they held, through the expiry hooks)."""
+    """Expire silent agents (which frees what they held, through the expiry hooks), then leases past their TTL."""
+    from identities.hooks import sweep_leases
     from stores.registry import lifecycle_store
 
-    return len(lifecycle_store().expire_silent())
+    return len(lifecycle_store().expire_silent()) + sweep_leases()
 
 
 async def sweep_forever(interval_s: float) -> None:
