@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import random
 import threading
 import time
 from typing import Any
@@ -369,3 +370,42 @@ def test_openapi_documents_the_outputs_routes_and_their_errors(api: Client) -> N
     assert {"201", "404", "409", "422"} <= set(post_op["responses"])
     assert any(p["name"] == "Idempotency-Key" for p in post_op["parameters"])
     assert "/api/v1/outputs/wait" in spec["paths"]
+
+
+def _mutations(value: Any, rng: random.Random) -> Any:
+    """A hostile stand-in for one value of a valid body."""
+    weird: list[Any] = [None, True, -1, 2**64, 1.5, "", "x" * 5000, "nul\x00", "ünï©ødé ✓", [], {}, [[[]]],
+                        {"kind": "inline"}, {"type": "final"}, "out-0000000000", "../../etc/passwd", 10**30]
+    return rng.choice(weird) if rng.random() < 0.8 else [value, value]
+
+
+def _mutate(doc: Any, rng: random.Random) -> Any:
+    if isinstance(doc, dict) and doc:
+        key = rng.choice(list(doc))
+        out = dict(doc)
+        out[key] = _mutate(doc[key], rng) if rng.random() < 0.5 else _mutations(doc[key], rng)
+        if rng.random() < 0.1:
+            del out[key]
+        return out
+    if isinstance(doc, list) and doc:
+        i = rng.randrange(len(doc))
+        return [*doc[:i], _mutate(doc[i], rng), *doc[i + 1:]]
+    return _mutations(doc, rng)
+
+
+def test_randomly_mangled_appends_never_answer_500(api: Client) -> None:
+    parent = append(api, event=progress("parent"))["ref"]
+    valid = [
+        body(parent_refs=[parent]),
+        body(event={"type": "artifact", "name": "a", "content": {"kind": "file_ref", "path": "p", "mime": "m",
+                                                                  "size_hint": 1}}),
+        body(event={"type": "partial", "chunk": {"kind": "inline", "value": {"a": [1, "b"]}}}),
+        body(event={"type": "progress", "stage": "s", "note": "n"}, identity="w", fencing_token=1),
+    ]
+    rng = random.Random(20261124)
+    statuses = set()
+    for _ in range(300):
+        response = post(api, _mutate(rng.choice(valid), rng))
+        assert response.status_code < 500, response.content
+        statuses.add(response.status_code)
+    assert {201, 422} <= statuses, statuses
