@@ -6,6 +6,7 @@ import functools
 import random
 import threading
 import time
+import uuid
 from typing import Any
 
 import pytest
@@ -207,6 +208,19 @@ def test_fenced_append_with_a_stale_token_is_409_and_writes_nothing(api: Client,
     assert response.json()["code"] == "stale_fencing_token"
     assert (response.json()["presented_token"], response.json()["current_token"]) == (4, 5)
     assert Output.objects.count() == 0
+
+
+def test_fenced_append_is_checked_against_the_identity_runtimes_lease(api: Client) -> None:
+    """The configured guard (no stand-in): a re-acquired lease fences the older token."""
+    leases = registry.lease_provider()
+    first = leases.acquire("writer-2", uuid.uuid4(), 30_000).grant
+    assert first is not None
+    append(api, producer_agent="writer-2", identity="writer-2", fencing_token=first.fencing_token)
+    second = leases.acquire("writer-2", first.holder, 30_000).grant
+    assert second is not None and second.fencing_token > first.fencing_token
+    stale = post(api, body(producer_agent="writer-2", identity="writer-2", fencing_token=first.fencing_token))
+    assert stale.status_code == 409 and stale.json()["code"] == "stale_fencing_token"
+    assert Output.objects.filter(fencing_token=first.fencing_token).count() == 1
 
 
 def test_identity_without_a_token_is_422(api: Client) -> None:
