@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import asdict
 from typing import Annotated, Any
 
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
 from ninja import Header, Query, Router
 from ninja.responses import Status
 
@@ -42,9 +42,9 @@ from identities.api_schemas import (
 from identities.errors import WaitTimeout
 from identities.status import status_json
 from identities.types import DispatchInput, LeaseGrant, validate_identity
-from stores.errors import InvalidInput
+from stores.errors import InvalidInput, StaleFencingToken
 from stores.registry import identity_runtime
-from swarmsite.api import COMMON_ERRORS, ErrorOut
+from swarmsite.api import COMMON_ERRORS, ErrorOut, api, on_domain_error
 from swarmsite.auth import require_scope
 from swarmsite.schemas import NO_NUL, PageOut, PageParams
 
@@ -76,6 +76,14 @@ def parse_label(label: str | None) -> tuple[str, str] | None:
     if not sep or not key:
         raise InvalidInput("label filter must look like key=value", field="label")
     return key, value
+
+
+@api.exception_handler(StaleFencingToken)
+def on_stale_write(request: HttpRequest, exc: StaleFencingToken) -> HttpResponse:
+    """Every fenced write of every router (outputs, runtimes, sessions, checkpoints) that is refused
+    for a stale token is recorded here, after its transaction rolled back, then answered as usual."""
+    identity_runtime().record_stale_write(exc)
+    return on_domain_error(request, exc)
 
 
 # -- identities --------------------------------------------------------------------------------

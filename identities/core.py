@@ -154,12 +154,15 @@ class RuntimeCore:
     def record_stale_write(self, exc: StaleFencingToken) -> None:
         """Store a rejection and emit identity.stale_write_rejected, in a unit of work of its own
         (the rejected write's transaction has rolled back, taking anything written in it along)."""
+        if getattr(exc, "recorded", False):
+            return
         now = self._clock.now()
         ctx = exc.context
         identity = str(ctx.get("identity") or "")
         presented = ctx.get("presented_token")
         if not identity or presented is None:
             return
+        exc.recorded = True  # type: ignore[attr-defined]  # one record, however many layers see it
         agent = ctx.get("agent_id")
         with self._atomic():
             record = self._registry.record_rejection(

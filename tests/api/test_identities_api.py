@@ -258,6 +258,7 @@ def test_stale_owner_after_the_ttl_is_rejected_and_the_new_owner_is_intact(admin
         assert base64.b64decode(latest(admin_api, "alpha").json()["data"]) == b"A1"  # B resumes from A's
         assert checkpoint(admin_api, "alpha", agent_b, token_b, b"B2").status_code == 201
         assert_late_write_rejected(admin_api, agent_a, token_a, token_b)
+        assert admin_api.get(f"{V1}/identities/alpha/rejections").json()["total"] == 1  # recorded once
         found = latest(admin_api, "alpha").json()
     assert base64.b64decode(found["data"]) == b"B2" and found["version"] == 2 and found["fencing_token"] == token_b
 
@@ -377,3 +378,20 @@ def test_every_identities_route_without_a_token_is_401(client: Client) -> None:
     for method, path in [("get", "/identities"), ("post", "/identities/a/lease"), ("get", "/roster/edges")]:
         response = client.generic(method.upper(), f"{V1}{path}")
         assert response.status_code == 401
+
+
+def test_stale_writes_through_other_fenced_routes_are_recorded(admin_api: Client) -> None:
+    create(admin_api)
+    agent = online_agent(admin_api)
+    old = acquire(admin_api, "alpha", agent).json()["fencing_token"]
+    new = acquire(admin_api, "alpha", agent).json()["fencing_token"]
+    output = {"task_id": "t", "attempt": 1, "producer_agent": "alpha", "identity": "alpha",
+              "event": {"type": "progress", "stage": "late"}}
+    stale = admin_api.post(f"{V1}/outputs", {**output, "fencing_token": old}, content_type="application/json")
+    assert stale.status_code == 409 and stale.json()["code"] == "stale_fencing_token"
+    fresh = admin_api.post(f"{V1}/outputs", {**output, "fencing_token": new}, content_type="application/json")
+    assert fresh.status_code == 201
+    [rejection] = admin_api.get(f"{V1}/identities/alpha/rejections").json()["items"]
+    assert (rejection["operation"], rejection["presented_token"], rejection["current_token"]) == (
+        "output.append", old, new,
+    )
