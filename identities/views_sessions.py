@@ -47,6 +47,10 @@ class BatchRow:
         return self.status != "claimed"
 
     @property
+    def enqueued_at(self) -> datetime:
+        return moment(self.batch.enqueued_at_ms)
+
+    @property
     def preview(self) -> str:
         return preview(self.batch.items[0].payload.body) if self.batch.items else ""
 
