@@ -2,10 +2,29 @@ from __future__ import annotations
 
 from django.urls import path
 
-from identities import views, views_outputs, views_runtimes, views_sessions
+from identities import (
+    views,
+    views_audit,
+    views_bulk,
+    views_identity,
+    views_outputs,
+    views_overview,
+    views_recovery,
+    views_roster,
+    views_runtimes,
+    views_sessions,
+)
 
 urlpatterns = [
-    path("", views.overview, name="overview"),
+    path("", views_overview.overview, name="overview"),
+    path("roster/", views_roster.roster, name="roster"),
+    path("roster/bulk/<str:action>/", views_bulk.roster_bulk, name="roster-bulk"),
+    path("identities/<str:name>/", views_identity.identity_detail, name="identity"),
+    path("identities/<str:name>/diff/", views_identity.checkpoint_diff, name="identity-diff"),
+    path("identities/<str:name>/send/", views_recovery.send_message, name="identity-send"),
+    path("identities/<str:name>/inbox/<str:batch_id>/cancel/", views_recovery.cancel_batch, name="identity-cancel"),
+    path("identities/<str:name>/actions/<str:action>/", views_recovery.recovery_action, name="identity-action"),
+    path("audit/", views_audit.audit_log, name="audit"),
     path("agents/", views.agents, name="agents"),
     path("outputs/", views_outputs.outputs, name="outputs"),
     path("outputs/<str:ref>/", views_outputs.output_detail, name="output"),

@@ -50,17 +50,6 @@ def pages(total: int, page: int) -> dict[str, Any]:
 
 
 @role_required(VIEWER)
-def overview(request: HttpRequest) -> HttpResponse:
-    context = {
-        "agent_counts": lifecycle_store().count_by_state(),
-        "events": event_log().recent(limit=25),
-        "last_event_id": event_log().latest_id(),
-    }
-    template = "overview/index.html#overview-counts" if request.htmx else "overview/index.html"  # type: ignore[attr-defined]
-    return render(request, template, context)
-
-
-@role_required(VIEWER)
 def agents(request: HttpRequest) -> HttpResponse:
     state_param = request.GET.get("state", "")
     state = AgentState(state_param) if state_param in AgentState._value2member_map_ else None

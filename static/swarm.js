@@ -2,12 +2,14 @@
 // The server pushes, for each event, a hidden #live-marker (out-of-band swap) naming the event
 // kinds and the newest event id. Regions with data-live-kinds="agent. lease." refresh themselves
 // (their own hx-get, trigger "swarm:refresh") when a matching kind arrives, at most every 200 ms,
-// always with a trailing refresh so the last state is shown. On every (re)connect the page sends
-// {"resume_after": <last seen id>} and the server replays what it missed from the event log.
+// always with a trailing refresh so the last state is shown. A region may also name its subjects
+// (data-live-subjects="identity:planner-1 session:<uuid>", ids URL-encoded): it then refreshes only
+// for events about one of them. On every (re)connect the page sends {"resume_after": <last seen id>}
+// and the server replays what it missed from the event log.
 (function () {
   "use strict";
   var paused = false;
-  var pendingKinds = [];
+  var pending = [];
   var timers = new WeakMap();
 
   function lastEventId() { return parseInt(document.body.dataset.lastEventId || "0", 10) || 0; }
@@ -19,10 +21,14 @@
     el.querySelector(".label").textContent = text;
   }
 
-  function refreshFor(kinds) {
+  function refreshFor(events) {
     document.querySelectorAll("[data-live-kinds]").forEach(function (region) {
       var prefixes = region.dataset.liveKinds.split(" ").filter(Boolean);
-      var hit = kinds.some(function (k) { return prefixes.some(function (p) { return k.indexOf(p) === 0; }); });
+      var subjects = (region.dataset.liveSubjects || "").split(" ").filter(Boolean);
+      var hit = events.some(function (e) {
+        return prefixes.some(function (p) { return e.kind.indexOf(p) === 0; }) &&
+          (!subjects.length || subjects.indexOf(e.subject) >= 0);
+      });
       if (!hit || timers.get(region)) return;
       timers.set(region, setTimeout(function () {
         timers.delete(region);
@@ -44,12 +50,18 @@
     var id = parseInt(marker.dataset.lastEventId || "0", 10);
     if (id > lastEventId()) document.body.dataset.lastEventId = String(id);
     var kinds = (marker.dataset.kinds || "").split(" ").filter(Boolean);
+    var subjects = (marker.dataset.subjects || "").split(" ").filter(Boolean);
+    var events = kinds.map(function (k, i) { return { kind: k, subject: subjects[i] || "" }; });
     var empty = document.getElementById("feed-empty");
     if (empty && kinds.length) empty.remove();
     var now = new Date();
-    setStatus("open", paused ? "paused" : "live · updated " + now.toLocaleTimeString());
-    if (paused) { pendingKinds = pendingKinds.concat(kinds); return; }
-    refreshFor(kinds);
+    if (paused) {
+      pending = pending.concat(events);
+      setStatus("paused", "paused · " + pending.length + " update" + (pending.length === 1 ? "" : "s") + " waiting");
+      return;
+    }
+    setStatus("open", "live · updated " + now.toLocaleTimeString());
+    refreshFor(events);
   });
 
   document.addEventListener("click", function (e) {
@@ -59,7 +71,17 @@
     button.setAttribute("aria-pressed", String(paused));
     button.textContent = paused ? "Resume" : "Pause";
     setStatus(paused ? "paused" : "open", paused ? "paused" : "live");
-    if (!paused && pendingKinds.length) { refreshFor(pendingKinds); pendingKinds = []; }
+    if (!paused && pending.length) { refreshFor(pending); pending = []; }
+  });
+
+  // Confirmation panels answer a refused form (wrong typed name: 422; the filter's matches changed:
+  // 409) with the panel and its message: swap it in instead of dropping it as an error.
+  document.addEventListener("htmx:beforeSwap", function (e) {
+    var status = e.detail.xhr.status;
+    if ((status === 409 || status === 422) && e.detail.requestConfig.elt.closest("[data-swap-refusals]")) {
+      e.detail.shouldSwap = true;
+      e.detail.isError = false;
+    }
   });
 
   // Relative times ("12s ago", "in 25s") tick every second without a round trip.
