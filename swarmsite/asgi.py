@@ -11,8 +11,8 @@ django_asgi_app = get_asgi_application()  # must run before importing anything t
 
 from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
-from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
+from identities.event_stream import OriginCheckExceptTokenStreams  # noqa: E402
 from identities.routing import websocket_urlpatterns  # noqa: E402
 from swarmsite.sweeper import SweeperMiddleware  # noqa: E402
 
@@ -20,7 +20,7 @@ application = SweeperMiddleware(
     ProtocolTypeRouter(
         {
             "http": django_asgi_app,
-            "websocket": AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),  # type: ignore[arg-type]
+            "websocket": OriginCheckExceptTokenStreams(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),  # type: ignore[arg-type]
         }
     )
 )
