@@ -2,51 +2,19 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Any
 
 from django.http import HttpRequest
 from ninja import Router, Schema
-from pydantic import Field
 
 from identities.api import actor
-from identities.api_schemas import SpecIn
-from identities.roster import FullMeshTopology, StaticTopology, TopologyProvider
-from identities.types import ManagedPeerEdge, ReconcileAction, RestoreOutcome, validate_identity
+from identities.api_schemas import EdgesIn, ReconcileIn, RosterIn
+from identities.types import ReconcileAction, RestoreOutcome
 from stores.registry import identity_runtime
 from swarmsite.api import COMMON_ERRORS, ErrorOut
 from swarmsite.auth import require_scope
 
 roster_router = Router(tags=["roster"])
-
-MAX_ROSTER = 1000
-Edge = Annotated[list[Annotated[str, Field(min_length=1, max_length=200)]], Field(min_length=2, max_length=2)]
-
-
-class EdgesIn(Schema):
-    edges: Annotated[list[Edge], Field(max_length=10_000)]
-
-    def to_edges(self) -> list[ManagedPeerEdge]:
-        return [ManagedPeerEdge.of(validate_identity(a), validate_identity(b)) for a, b in self.edges]
-
-
-class RosterIn(Schema):
-    identities: Annotated[list[SpecIn], Field(max_length=MAX_ROSTER)]
-    topology: Literal["none", "full_mesh"] | EdgesIn = "none"
-
-    def specs(self) -> list[Any]:
-        return [s.to_spec(s.identity) for s in self.identities]
-
-    def provider(self) -> TopologyProvider | None:
-        if isinstance(self.topology, EdgesIn):
-            return StaticTopology(self.topology.to_edges())
-        return FullMeshTopology() if self.topology == "full_mesh" else None
-
-
-class ReconcileIn(Schema):
-    identities: Annotated[list[SpecIn], Field(max_length=MAX_ROSTER)]
-    dry_run: bool = True
-    reason: Annotated[str, Field(max_length=1000)] = "reconcile"
-
 
 class OutcomeOut(Schema):
     identity: str

@@ -5,13 +5,21 @@ from __future__ import annotations
 import base64
 import binascii
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from uuid import UUID
 
 from ninja import Schema
 from pydantic import Field, field_validator
 
-from identities.types import Addressability, DispatchOrigin, DurableAgentSpec, IdentityState, validate_identity
+from identities.roster import FullMeshTopology, StaticTopology, TopologyProvider
+from identities.types import (
+    Addressability,
+    DispatchOrigin,
+    DurableAgentSpec,
+    IdentityState,
+    ManagedPeerEdge,
+    validate_identity,
+)
 from swarmsite.schemas import JsonValue, PageParams, ShortText
 
 # Bigint columns: anything larger would be a database error, not a conflict.
@@ -246,6 +254,37 @@ class AuditOut(Schema):
     ok: bool
     result: dict[str, Any]
     created_at: datetime
+
+
+# -- roster --------------------------------------------------------------------------------------
+MAX_ROSTER = 1000
+Edge = Annotated[list[IdentityName], Field(min_length=2, max_length=2)]
+
+
+class EdgesIn(Schema):
+    edges: Annotated[list[Edge], Field(max_length=10_000)]
+
+    def to_edges(self) -> list[ManagedPeerEdge]:
+        return [ManagedPeerEdge.of(validate_identity(a), validate_identity(b)) for a, b in self.edges]
+
+
+class RosterIn(Schema):
+    identities: Annotated[list[SpecIn], Field(max_length=MAX_ROSTER)]
+    topology: Literal["none", "full_mesh"] | EdgesIn = "none"
+
+    def specs(self) -> list[Any]:
+        return [s.to_spec(s.identity) for s in self.identities]
+
+    def provider(self) -> TopologyProvider | None:
+        if isinstance(self.topology, EdgesIn):
+            return StaticTopology(self.topology.to_edges())
+        return FullMeshTopology() if self.topology == "full_mesh" else None
+
+
+class ReconcileIn(Schema):
+    identities: Annotated[list[SpecIn], Field(max_length=MAX_ROSTER)]
+    dry_run: bool = True
+    reason: ShortText(1000) = "reconcile"  # type: ignore[valid-type]
 
 
 def checkpoint_out(checkpoint: Any, *, with_data: bool = False) -> dict[str, Any]:
