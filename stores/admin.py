@@ -38,5 +38,6 @@ class EventRecordAdmin(ReadOnlyAdmin):
 
 
 # The runtime store's admin lives in its own module; importing it registers it.
-import stores.admin_runtime  # noqa: E402,F401
 import stores.admin_outputs  # noqa: E402,F401
+import stores.admin_persistence  # noqa: E402,F401
+import stores.admin_runtime  # noqa: E402,F401
