@@ -8,14 +8,16 @@ from __future__ import annotations
 
 import random
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 import httpx
 
 from swarmclient.errors import SwarmError, TransportError, error_for
 
 RETRY_STATUS = {502, 503, 504}
+R = TypeVar("R")
 
 
 @dataclass(frozen=True)
@@ -27,6 +29,8 @@ class Call:
     idempotent: bool = False
     headers: dict[str, str] = field(default_factory=dict)
     timeout: float | None = None
+    # Shapes a successful answer (None for 204 included) into what the method returns.
+    parse: Callable[[Any], Any] | None = None
 
 
 def idempotency_key() -> str:
@@ -48,16 +52,16 @@ def clean_params(params: dict[str, Any] | None) -> dict[str, Any] | None:
     return {k: (str(v) if isinstance(v, uuid.UUID) else v) for k, v in params.items() if v is not None}
 
 
-def decode(response: httpx.Response) -> Any:
-    if response.status_code == 204 or not response.content:
-        return None
-    try:
-        body = response.json()
-    except ValueError:
-        body = {"detail": response.text[:500]}
-    if response.is_success:
-        return body
-    raise error_for(response.status_code, body)
+def decode(response: httpx.Response, call: Call | None = None) -> Any:
+    body: Any = None
+    if response.status_code != 204 and response.content:
+        try:
+            body = response.json()
+        except ValueError:
+            body = {"detail": response.text[:500]}
+    if not response.is_success:
+        raise error_for(response.status_code, body)
+    return call.parse(body) if call is not None and call.parse is not None else body
 
 
 def should_retry(
@@ -72,3 +76,17 @@ def should_retry(
 
 def transport_error(exc: BaseException) -> SwarmError:
     return TransportError(0, "transport_error", f"could not reach Swarmsite: {exc}")
+
+
+def fields(**values: Any) -> dict[str, Any]:
+    """A JSON body without the members left at None (the server's defaults apply)."""
+    return {k: v for k, v in values.items() if v is not None}
+
+
+class Sender(Generic[R]):
+    """What every group of endpoints builds on: a `Call` goes in, the client's answer comes out."""
+
+    agent_id: uuid.UUID
+
+    def _send(self, call: Call) -> R:
+        raise NotImplementedError

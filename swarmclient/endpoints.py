@@ -1,23 +1,22 @@
 """The API, described once: each method returns what the client's `_send` returns for its Call
-(a value for SwarmClient, an awaitable for AsyncSwarmClient)."""
+(a value for SwarmClient, an awaitable for AsyncSwarmClient).
+
+Groups live in sibling modules (identities, outputs, sessions, runtimes); this class joins them and
+adds liveness and the generic `request`."""
 
 from __future__ import annotations
 
 import uuid
-from typing import Any, Generic, TypeVar
+from typing import Any
 
-from swarmclient.core import Call, with_key
+from swarmclient.core import Call, R, Sender, with_key
+from swarmclient.endpoints_identities import IdentityEndpoints
+from swarmclient.endpoints_outputs import OutputEndpoints
+from swarmclient.endpoints_runtimes import RuntimeEndpoints
+from swarmclient.endpoints_sessions import SessionEndpoints
 
-R = TypeVar("R")
 
-
-class Endpoints(Generic[R]):
-    agent_id: uuid.UUID
-
-    def _send(self, call: Call) -> R:
-        raise NotImplementedError
-
-    # -- liveness -------------------------------------------------------------------------------
+class AgentEndpoints(Sender[R]):
     def register(self, name: str = "", metadata: dict[str, Any] | None = None) -> R:
         """Mark this agent online (an upsert; safe to retry)."""
         body = {"name": name, "metadata": metadata}
@@ -38,7 +37,13 @@ class Endpoints(Generic[R]):
         params = {"state": state, "offset": offset, "limit": limit}
         return self._send(Call("GET", "/agents", params=params, idempotent=True))
 
-    # -- generic --------------------------------------------------------------------------------
+    def health(self) -> R:
+        return self._send(Call("GET", "/health", idempotent=True))
+
+
+class Endpoints(
+    AgentEndpoints[R], IdentityEndpoints[R], OutputEndpoints[R], SessionEndpoints[R], RuntimeEndpoints[R]
+):
     def request(
         self, method: str, path: str, json: Any = None, *, params: dict[str, Any] | None = None,
         idempotency_key: str | None = None, idempotent: bool | None = None,
