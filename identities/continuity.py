@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from uuid import UUID
 
 from identities.core import RuntimeCore, lease_error
 from identities.errors import InvalidState
-from identities.types import Checkpoint, ContinuityRecord, ResolveKind
+from identities.types import Checkpoint, ContinuityRecord, ContinuityResolveState, ResolveKind
+from stores.errors import StaleFencingToken
 from stores.types import Fence, Page
 
 
@@ -29,24 +31,27 @@ class CheckpointOps(RuntimeCore):
     ) -> Checkpoint:
         now = self._clock.now()
         with self._atomic():
-            self._entry(identity)
+            entry = self._entry(identity)
             if token is None:
                 token = self._check_lease(identity, now)
-            else:
-                lease = self._leases.get(identity)
-                if lease.fencing_token == token and not lease.is_live(now):
-                    lease_error(lease)
-            # The guard locks the lease row: no grant or fence can slip between it and the save.
-            self._leases.check(Fence(identity, token, agent_id), operation="checkpoint")
+            try:
+                # Locks the lease row: no grant or fence can slip between this check and the save.
+                lease = self._leases.check_and_get(Fence(identity, token, agent_id), operation="checkpoint")
+            except StaleFencingToken as exc:
+                if exc.context.get("current_token") == token:  # the token is current, its lease is over
+                    lease_error(self._leases.get(identity))
+                raise
             record = self._current_record(identity, "checkpoint")
-            if version is None:
-                version = record.checkpoint_version + 1
             saved = self._continuity.save_session_snapshot(
-                identity, record.session_id, record.generation, version, token, snapshot
+                identity, record.session_id, record.generation,
+                record.checkpoint_version + 1 if version is None else version, token, snapshot,
             )
+            after = replace(record, checkpoint_version=saved.version)
             self._emit(
-                "checkpoint_completed", identity, now, version=saved.version, generation=saved.generation,
-                session_id=saved.session_id, size=saved.size, fencing_token=token, agent_id=agent_id,
+                "checkpoint_completed", identity, now, entry=entry, lease=lease,
+                resolved=replace(ContinuityResolveState.ready(after), checkpointed_at=now),
+                version=saved.version, generation=saved.generation, session_id=saved.session_id, size=saved.size,
+                fencing_token=token, agent_id=agent_id,
             )
             return saved
 

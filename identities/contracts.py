@@ -117,6 +117,10 @@ class LeaseProvider(Protocol):
         """The FenceGuard: StaleFencingToken unless the token is current and its lease live."""
         ...
 
+    def check_and_get(self, fence: Fence, *, operation: str) -> Lease:
+        """check(), returning the (locked) live lease it verified."""
+        ...
+
     def raise_floor(self, floor: int) -> None:
         """Make every later token greater than `floor` (restart after a counter was lost)."""
         ...

@@ -20,6 +20,7 @@ from identities.errors import LeaseLost, NoActiveLease, UnknownIdentity
 from identities.status import build_status, status_json
 from identities.types import (
     AuditRecord,
+    ContinuityResolveState,
     IdentityEntry,
     IdentityState,
     IdentityStatus,
@@ -112,19 +113,28 @@ class RuntimeCore:
             raise UnknownIdentity(f"unknown identity: {identity}", identity=identity)
         return entry
 
-    def _status(self, entry: IdentityEntry, now: datetime) -> IdentityStatus:
+    def _status(
+        self, entry: IdentityEntry, now: datetime, *, resolved: ContinuityResolveState | None = None,
+        lease: Lease | None = None,
+    ) -> IdentityStatus:
+        """The status, reading only what the caller did not already hold."""
         identity = entry.identity
-        resolved = self._continuity.resolve_many([identity])[identity]
-        return build_status(entry, resolved, self._leases.get(identity), now, self._durability_policy)
+        if resolved is None:
+            resolved = self._continuity.resolve_many([identity])[identity]
+        if lease is None:
+            lease = self._leases.get(identity)
+        return build_status(entry, resolved, lease.effective(now), now, self._durability_policy)
 
     def _emit(
-        self, kind: str, identity: str, now: datetime, *, durable: bool = True, **detail: Any
+        self, kind: str, identity: str, now: datetime, *, durable: bool = True, entry: IdentityEntry | None = None,
+        resolved: ContinuityResolveState | None = None, lease: Lease | None = None, **detail: Any,
     ) -> None:
-        """Append `identity.<kind>` with a fresh status snapshot, inside the caller's unit of work."""
-        entry = self._registry.find(identity)
+        """Append `identity.<kind>` with a fresh status snapshot, inside the caller's unit of work.
+        Pass what the operation already read (entry, continuity, lease) after its change."""
+        entry = entry or self._registry.find(identity)
         payload: dict[str, Any] = {k: _jsonable(v) for k, v in detail.items()}
         if entry is not None:
-            payload["status"] = status_json(self._status(entry, now))
+            payload["status"] = status_json(self._status(entry, now, resolved=resolved, lease=lease))
         self._events.emit(f"{SUBJECT}.{kind}", SUBJECT, identity, payload, now, durable=durable)
 
     def _emit_lost(self, lease: Lease, now: datetime, reason: str) -> None:

@@ -54,8 +54,9 @@ class LeaseOps(RuntimeCore):
                 # It had run out unnoticed (no sweep yet): say so before the new grant.
                 self._emit_lost(previous, now, LostReason.EXPIRED)
             self._emit(
-                "lease_acquired", identity, now, fencing_token=result.grant.fencing_token, holder=agent_id,
-                expires_at=result.grant.expires_at, ttl_ms=result.grant.ttl_ms,
+                "lease_acquired", identity, now, entry=entry, lease=result.lease,
+                fencing_token=result.grant.fencing_token, holder=agent_id, expires_at=result.grant.expires_at,
+                ttl_ms=result.grant.ttl_ms,
             )
             return result.grant
 
@@ -63,7 +64,7 @@ class LeaseOps(RuntimeCore):
         """Extend the live lease (agent, token). LeaseLost if it ran out, was taken over, or its agent expired."""
         now = self._clock.now()
         with self._atomic():
-            self._entry(identity)
+            entry = self._entry(identity)
             result = self._leases.renew(identity, agent_id, token, self._ttl_ms(ttl_s))
             if not result.renewed:
                 lease = self._leases.get(identity)
@@ -74,8 +75,8 @@ class LeaseOps(RuntimeCore):
                 )
             assert result.grant is not None
             self._emit(
-                "lease_renewed", identity, now, durable=result.log_due, fencing_token=token, holder=agent_id,
-                expires_at=result.grant.expires_at, ttl_ms=result.grant.ttl_ms,
+                "lease_renewed", identity, now, durable=result.log_due, entry=entry, lease=result.lease,
+                fencing_token=token, holder=agent_id, expires_at=result.grant.expires_at, ttl_ms=result.grant.ttl_ms,
             )
             return result.grant
 

@@ -251,6 +251,7 @@ class LeaseAcquireResult:
     expires_at: datetime | None = None
     # The lease as stored before this call (lets the runtime tell an unswept expiry from a takeover).
     previous: Lease | None = None
+    lease: Lease | None = None  # as stored after the grant
 
     @property
     def acquired(self) -> bool:
@@ -265,6 +266,7 @@ class LeaseRenewResult:
     grant: LeaseGrant | None = None
     # Renewals are written to the event log at most every log interval (broadcast live always).
     log_due: bool = False
+    lease: Lease | None = None  # as stored after the renewal
 
     @property
     def renewed(self) -> bool:

@@ -121,9 +121,9 @@ def populate(start: int, stop: int) -> None:
             checkpoint(f"id-{i:04d}", hold(f"id-{i:04d}"), {"i": i})
 
 
-# session, user, groups (the role check), names count, names page, specs, continuity (record and
-# checkpoints), leases, last event id, groups again (the template's role context)
-ROSTER_QUERIES = 11
+# session, user, groups (the role check), names count, names page, specs, continuity (record with
+# its snapshot check in one query), leases, last event id, groups again (the template's role context)
+ROSTER_QUERIES = 10
 
 
 def test_roster_with_1000_identities_renders_in_a_fixed_number_of_queries(

@@ -40,7 +40,7 @@ class InMemoryLeaseProvider:
             lease = rules.granted(current, holder, self._next_token(), ttl_ms, now)
             self._leases[identity] = lease
             self._renew_logged[identity] = now
-            return LeaseAcquireResult("acquired", grant=rules.grant_of(lease), previous=current)
+            return LeaseAcquireResult("acquired", grant=rules.grant_of(lease), previous=current, lease=lease)
 
     def renew(self, identity: str, holder: UUID, token: int, ttl_ms: int) -> LeaseRenewResult:
         now = self._clock.now()
@@ -53,7 +53,7 @@ class InMemoryLeaseProvider:
             due = self._renew_logged.get(identity, now - self._log_interval) <= now - self._log_interval
             if due:
                 self._renew_logged[identity] = now
-            return LeaseRenewResult("renewed", grant=rules.grant_of(lease), log_due=due)
+            return LeaseRenewResult("renewed", grant=rules.grant_of(lease), log_due=due, lease=lease)
 
     def release(self, identity: str, holder: UUID, token: int) -> bool:
         now = self._clock.now()
@@ -114,9 +114,15 @@ class InMemoryLeaseProvider:
             return due
 
     def check(self, fence: Fence, *, operation: str) -> None:
+        self.check_and_get(fence, operation=operation)
+
+    def check_and_get(self, fence: Fence, *, operation: str) -> Lease:
         now = self._clock.now()
         with self._lock:
-            rules.check_fence(self._leases.get(fence.identity), fence, operation, now)
+            lease = self._leases.get(fence.identity)
+            rules.check_fence(lease, fence, operation, now)
+            assert lease is not None
+            return lease
 
     def raise_floor(self, floor: int) -> None:
         with self._lock:

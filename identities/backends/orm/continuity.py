@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from uuid import UUID
 
 from django.db import transaction
+from django.db.models import Exists, Max, OuterRef
 
 from identities.backends import continuity_rules as rules
 from identities.models import CheckpointRow, ContinuityRow
@@ -39,21 +40,22 @@ class OrmContinuityStore:
 
     @translate_db_errors
     def resolve_many(self, identities: Sequence[str]) -> dict[str, ContinuityResolveState]:
-        rows = {r.identity: r for r in ContinuityRow.objects.filter(identity__in=list(identities))}
-        wanted = [r for r in rows.values() if r.checkpoint_version > 0]
-        present: set[tuple[str, UUID, int, int]] = set()
-        if wanted:
-            present = set(
-                CheckpointRow.objects.filter(identity__in=[r.identity for r in wanted]).values_list(
-                    "identity", "session_id", "generation", "version"
-                )
-            )
+        # One query: each record with whether the snapshot it names exists.
+        snapshot = CheckpointRow.objects.filter(
+            identity=OuterRef("identity"), session_id=OuterRef("session_id"), generation=OuterRef("generation"),
+            version=OuterRef("checkpoint_version"),
+        )
+        rows = {
+            r.identity: r
+            for r in ContinuityRow.objects.filter(identity__in=list(identities)).annotate(has_snapshot=Exists(snapshot))
+        }
         out = {}
         for identity in identities:
             row = rows.get(identity)
-            record = to_record(row) if row is not None else None
-            has = row is not None and (row.identity, row.session_id, row.generation, row.checkpoint_version) in present
-            out[identity] = rules.resolve(identity, record, has, row.checkpointed_at if row else None)
+            if row is None:
+                out[identity] = rules.resolve(identity, None, False)
+            else:
+                out[identity] = rules.resolve(identity, to_record(row), row.has_snapshot, row.checkpointed_at)
         return out
 
     @translate_db_errors
@@ -81,7 +83,8 @@ class OrmContinuityStore:
             row = ContinuityRow.objects.select_for_update().filter(identity=identity).first()
             record = to_record(row) if row is not None else None
             rules.check_save(identity, session_id, generation, version, token, record, row.fencing_token if row else 0)
-            CheckpointRow.objects.filter(identity=identity, generation=generation, version=version).delete()
+            if row is None:  # unchecked saves may repeat a version: the newest bytes win
+                CheckpointRow.objects.filter(identity=identity, generation=generation, version=version).delete()
             saved = CheckpointRow.objects.create(
                 identity=identity, session_id=session_id, generation=generation, version=version,
                 fencing_token=token, data=bytes(snapshot), size=len(snapshot), created_at=now,
@@ -92,9 +95,10 @@ class OrmContinuityStore:
                     checkpoint_version=version, fencing_token=max(token, row.fencing_token), updated_at=now,
                     checkpointed_at=now,
                 )
-                CheckpointRow.objects.filter(
-                    identity=identity, generation=generation, version__lte=version - self._keep
-                ).delete()
+                if version > self._keep:
+                    CheckpointRow.objects.filter(
+                        identity=identity, generation=generation, version__lte=version - self._keep
+                    ).delete()
         return to_checkpoint(saved, with_data=False)
 
     @translate_db_errors
@@ -144,6 +148,4 @@ class OrmContinuityStore:
 
     @translate_db_errors
     def max_fencing_token(self) -> int:
-        from django.db.models import Max
-
         return ContinuityRow.objects.aggregate(m=Max("fencing_token"))["m"] or 0

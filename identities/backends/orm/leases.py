@@ -87,12 +87,18 @@ class OrmFenceGuard:
     def __init__(self, *, clock: Clock = system_clock) -> None:
         self._clock = clock
 
-    @translate_db_errors
     def check(self, fence: Fence, *, operation: str) -> None:
+        self.check_and_get(fence, operation=operation)
+
+    @translate_db_errors
+    def check_and_get(self, fence: Fence, *, operation: str) -> Lease:
         now = self._clock.now()
         with transaction.atomic():
             row = locked_row(fence.identity, create=False)
-            rules.check_fence(to_lease(row) if row is not None else None, fence, operation, now)
+            lease = to_lease(row) if row is not None else None
+            rules.check_fence(lease, fence, operation, now)
+            assert lease is not None
+            return lease
 
 
 class OrmLeaseProvider:
@@ -125,7 +131,7 @@ class OrmLeaseProvider:
                 return blocked
             lease = rules.granted(current, holder, self._token(), ttl_ms, now)
             write(lease, renew_logged_at=now)
-            return LeaseAcquireResult("acquired", grant=rules.grant_of(lease), previous=current)
+            return LeaseAcquireResult("acquired", grant=rules.grant_of(lease), previous=current, lease=lease)
 
     @translate_db_errors
     def renew(self, identity: str, holder: UUID, token: int, ttl_ms: int) -> LeaseRenewResult:
@@ -139,7 +145,8 @@ class OrmLeaseProvider:
             if due:
                 row.renew_logged_at = now
             row.save(update_fields=["expires_at", "ttl_ms", "renew_logged_at"])
-        return LeaseRenewResult("renewed", grant=rules.grant_of(to_lease(row)), log_due=due)
+        lease = to_lease(row)
+        return LeaseRenewResult("renewed", grant=rules.grant_of(lease), log_due=due, lease=lease)
 
     @translate_db_errors
     def release(self, identity: str, holder: UUID, token: int) -> bool:
@@ -216,6 +223,9 @@ class OrmLeaseProvider:
 
     def check(self, fence: Fence, *, operation: str) -> None:
         self._guard.check(fence, operation=operation)
+
+    def check_and_get(self, fence: Fence, *, operation: str) -> Lease:
+        return self._guard.check_and_get(fence, operation=operation)
 
     @translate_db_errors
     def raise_floor(self, floor: int) -> None:
