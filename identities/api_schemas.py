@@ -26,14 +26,16 @@ from swarmsite.schemas import JsonValue, PageParams, ShortText
 TokenInt = Annotated[int, Field(ge=0, le=2**63 - 1)]
 TtlSeconds = Annotated[float, Field(ge=0.1, le=86_400)]
 IdentityName = Annotated[str, Field(min_length=1, max_length=200)]
-Labels = Annotated[dict[ShortText(100), ShortText(500)], Field(max_length=64)]  # type: ignore[valid-type]
+LabelKey = ShortText(100)
+LabelValue = ShortText(500)
+Labels = Annotated[dict[LabelKey, LabelValue], Field(max_length=64)]  # type: ignore[valid-type]
 
 
 class SpecFields(Schema):
     profile: ShortText(200)  # type: ignore[valid-type]
     addressability: Addressability = Addressability.ADDRESSABLE
     display_name: ShortText(200) | None = None  # type: ignore[valid-type]
-    labels: Labels = {}
+    labels: Labels = {}  # type: ignore[valid-type]
     context: JsonValue | None = None
     additional_instructions: Annotated[list[ShortText(4000)], Field(max_length=50)] = []  # type: ignore[valid-type]
     initial_message: JsonValue | None = None

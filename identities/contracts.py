@@ -155,7 +155,7 @@ class IdentityRegistry(Protocol):
         """Set the lifecycle state (no transition table, as in the original). UnknownIdentity."""
         ...
 
-    def list(
+    def list_identities(
         self,
         *,
         state: IdentityState | None = None,

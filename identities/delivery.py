@@ -102,10 +102,9 @@ class DeliveryOps(RuntimeCore):
         now = self._clock.now()
         entries = self._registry.find_many(peers)
         leases = self._leases.get_many(peers)
-        return sum(
-            1 for p in peers
-            if p in entries and entries[p].state == IdentityState.ACTIVE and leases[p].is_live(now)
-        )
+        return len([
+            p for p in peers if p in entries and entries[p].state == IdentityState.ACTIVE and leases[p].is_live(now)
+        ])
 
     def wait_for_output(
         self, identity: str, timeout_s: float | None = None, *, containing: str | None = None

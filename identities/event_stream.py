@@ -26,7 +26,7 @@ STREAM_PREFIX = "/ws/identities/"
 CLOSE_UNAUTHORIZED, CLOSE_UNKNOWN = 4401, 4404
 
 
-def _token_from(scope: dict[str, Any], query: dict[str, list[str]]) -> str:
+def _token_from(scope: Any, query: dict[str, list[str]]) -> str:
     for name, value in scope.get("headers", []):
         if name == b"authorization":
             scheme, _, secret = value.decode("latin1").partition(" ")

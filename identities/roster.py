@@ -131,7 +131,7 @@ class RosterOps(RecoveryOps):
     def list_statuses(self, **filters: Any) -> Page[IdentityStatus]:
         """Identities by name with their status, filtered (state, profile, label, search), in 4 reads."""
         now = self._clock.now()
-        page = self._registry.list(**filters)
+        page = self._registry.list_identities(**filters)
         names = [e.identity for e in page.items]
         resolved = self._continuity.resolve_many(names)
         leases = self._leases.get_many(names)
@@ -245,7 +245,7 @@ class RosterOps(RecoveryOps):
         """Store the desired managed edges; returns what was added, removed and kept."""
         wanted = {ManagedPeerEdge.of(e.a, e.b) for e in desired}
         with self._atomic():
-            current = set(self._registry.managed_edges())
+            current: set[ManagedPeerEdge] = set(self._registry.managed_edges())
             self._registry.replace_managed_edges(sorted(wanted))
         return EdgeChanges(added=sorted(wanted - current), removed=sorted(current - wanted),
                            kept=sorted(wanted & current))

@@ -5,6 +5,7 @@ SQLite serialises writers with its IMMEDIATE transactions, so the race is Postgr
 
 from __future__ import annotations
 
+import functools
 import threading
 import uuid
 from collections.abc import Callable
@@ -58,7 +59,7 @@ def test_sixteen_agents_racing_for_each_lease_leave_exactly_one_holder() -> None
         runtime.create_identity(DurableAgentSpec(identity=name, profile="worker"))
     tokens: list[int] = []
     for name in identities:
-        results = race([lambda a=a, n=name: runtime.acquire_lease(n, a) for a in agents])
+        results = race([functools.partial(runtime.acquire_lease, name, a) for a in agents])
         winners = [r for r in results if not isinstance(r, Exception)]
         losers = [r for r in results if isinstance(r, Exception)]
         assert len(winners) == 1, results
@@ -81,7 +82,7 @@ def test_racing_reacquires_by_one_agent_mint_distinct_tokens_and_only_the_last_m
     assert len(set(tokens)) == THREADS
     assert runtime.lease("solo").fencing_token == tokens[-1]
     writes = race([
-        lambda t=t: runtime.checkpoint("solo", f"from {t}".encode(), token=t, agent_id=agent) for t in tokens
+        functools.partial(runtime.checkpoint, "solo", f"from {t}".encode(), token=t, agent_id=agent) for t in tokens
     ])
     assert [w.fencing_token for w in writes if not isinstance(w, Exception)] == [tokens[-1]]
     assert all(isinstance(w, StaleFencingToken) for w in writes if isinstance(w, Exception))
@@ -97,8 +98,8 @@ def test_a_grant_racing_fenced_writes_never_lets_an_old_token_write_after_it() -
     old = runtime.acquire_lease("contested", a, ttl_s=600)
     runtime.mark_lease_lost("contested")
     calls: list[Callable[[], Any]] = [lambda: runtime.acquire_lease("contested", b)]
-    calls += [lambda i=i: runtime.checkpoint("contested", b"late", token=old.fencing_token, agent_id=a)
-              for i in range(THREADS - 1)]
+    late = functools.partial(runtime.checkpoint, "contested", b"late", token=old.fencing_token, agent_id=a)
+    calls += [late] * (THREADS - 1)
     results = race(calls)
     assert not isinstance(results[0], Exception)
     assert all(isinstance(r, Exception) for r in results[1:])

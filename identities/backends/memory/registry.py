@@ -78,7 +78,7 @@ class InMemoryIdentityRegistry:
             self._entries[identity] = entry
             return entry
 
-    def list(
+    def list_identities(
         self,
         *,
         state: IdentityState | None = None,

@@ -124,7 +124,7 @@ class OrmIdentityRegistry:
             return to_entry(row)
 
     @translate_db_errors
-    def list(
+    def list_identities(
         self,
         *,
         state: IdentityState | None = None,
