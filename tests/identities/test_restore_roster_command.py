@@ -66,3 +66,22 @@ def test_bad_rosters_are_refused_with_a_message(tmp_path: Path, content: str) ->
         run(str(roster))
     with pytest.raises(CommandError, match="cannot read"):
         run(str(tmp_path / "missing.json"))
+
+
+def test_reconcile_roster_is_a_dry_run_until_applied(tmp_path: Path) -> None:
+    first = tmp_path / "first.json"
+    first.write_text(json.dumps([{"identity": "a", "profile": "p"}, {"identity": "b", "profile": "p"}]))
+    run(str(first))
+    desired = tmp_path / "desired.yaml"
+    desired.write_text("- {identity: a, profile: q}\n- {identity: c, profile: p}\n")
+    out = io.StringIO()
+    call_command("reconcile_roster", str(desired), stdout=out)
+    assert out.getvalue().splitlines() == [
+        "activate: c (profile p)", "retire: b", "respawn: a (profile q)", "3 actions to apply (dry run; pass --apply)",
+    ]
+    assert not identity_runtime().contains("c")
+    call_command("reconcile_roster", str(desired), "--apply", stdout=io.StringIO())
+    assert identity_runtime().contains("c") and identity_runtime().spec("a").profile == "q"
+    out = io.StringIO()
+    call_command("reconcile_roster", str(desired), stdout=out)
+    assert out.getvalue().strip() == "0 actions to apply (dry run; pass --apply)"
