@@ -1,4 +1,5 @@
-# Swarmsite: `make run` serves the dashboard on http://127.0.0.1:8000 (SQLite, in-memory channel layer);
+# Swarmsite: `make run` serves the dashboard on http://127.0.0.1:8000 (SQLite, in-memory channel layer)
+# with the demo swarm running against it (`DEMO=0 make run` serves alone);
 # `make test` runs the whole suite. Both create .venv and install on first use.
 PY ?= python3
 VENV := .venv
@@ -24,7 +25,7 @@ migrate: install
 run: migrate
 	$(BIN)/python manage.py collectstatic --noinput -v0
 	@echo "Swarmsite on http://$(HOST):$(PORT)/  (API docs: http://$(HOST):$(PORT)/api/v1/docs)"
-	$(BIN)/daphne -b $(HOST) -p $(PORT) swarmsite.asgi:application
+	$(BIN)/python manage.py serve --host $(HOST) --port $(PORT)
 
 test: install test-unit test-e2e
 

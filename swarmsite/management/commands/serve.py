@@ -8,13 +8,18 @@ import time
 from typing import Any
 
 import httpx
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandParser
+
+
+def demo_enabled(no_demo: bool) -> bool:
+    return not no_demo and os.environ.get("DEMO", "1").lower() not in {"0", "false", "no", "off"}
 
 
 class Command(BaseCommand):
     help = (
         "Serve Swarmsite with daphne and, unless --no-demo (or DEMO=0), run the demo swarm against it. "
-        "Ctrl-C stops both."
+        "Ctrl-C (or SIGTERM) stops both: the demo first, so its agents deregister, then the server."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -23,11 +28,6 @@ class Command(BaseCommand):
         parser.add_argument("--no-demo", action="store_true", help="serve only (same as DEMO=0)")
 
     def handle(self, *args: Any, host: str, port: int, no_demo: bool, **options: Any) -> None:
-        demo = not no_demo and os.environ.get("DEMO", "1") not in {"0", "false", "no"}
-        server = subprocess.Popen(
-            [sys.executable, "-m", "daphne", "-b", host, "-p", str(port), "swarmsite.asgi:application"]
-        )
-        children = [server]
         stopping = False
 
         def stop(*_: object) -> None:
@@ -36,29 +36,43 @@ class Command(BaseCommand):
 
         signal.signal(signal.SIGINT, stop)
         signal.signal(signal.SIGTERM, stop)
+        # Children get their own process group, so the terminal's Ctrl-C reaches only this process,
+        # which then stops them in order.
+        server = subprocess.Popen(
+            [sys.executable, "-m", "daphne", "-b", host, "-p", str(port), "swarmsite.asgi:application"],
+            start_new_session=True,
+        )
+        children = [server]
+        url = f"http://{host}:{port}"
         try:
-            url = f"http://{host}:{port}"
-            if demo and self._wait_ready(url, server):
+            if demo_enabled(no_demo) and self._wait_ready(url, server, lambda: stopping):
                 self.stdout.write(f"Starting the demo swarm against {url} (DEMO=0 make run serves alone)")
-                children.append(subprocess.Popen([sys.executable, "manage.py", "demo_swarm", "--url", url]))
-            while not stopping and all(child.poll() is None for child in children):
-                time.sleep(0.3)
+                manage = str(settings.BASE_DIR / "manage.py")
+                children.append(subprocess.Popen([sys.executable, manage, "demo_swarm", "--url", url],
+                                                 start_new_session=True))
+            demo_reported = False
+            while not stopping and server.poll() is None:
+                if len(children) > 1 and children[1].poll() is not None and not demo_reported:
+                    demo_reported = True
+                    self.stderr.write(f"The demo swarm exited ({children[1].returncode}); still serving {url}")
+                time.sleep(0.2)
         finally:
             for child in reversed(children):
                 if child.poll() is None:
                     child.terminate()
-            for child in children:
                 try:
-                    child.wait(timeout=10)
+                    child.wait(timeout=40)
                 except subprocess.TimeoutExpired:
                     child.kill()
+                    child.wait()
 
-    def _wait_ready(self, url: str, server: subprocess.Popen[bytes]) -> bool:
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline and server.poll() is None:
+    def _wait_ready(self, url: str, server: subprocess.Popen[bytes], stopping: Any) -> bool:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and server.poll() is None and not stopping():
             try:
                 if httpx.get(f"{url}/api/v1/health", timeout=1).status_code == 200:
                     return True
             except httpx.HTTPError:
-                time.sleep(0.2)
+                pass
+            time.sleep(0.2)
         return False
