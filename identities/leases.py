@@ -61,24 +61,33 @@ class LeaseOps(RuntimeCore):
             return result.grant
 
     def renew_lease(self, identity: str, agent_id: UUID, token: int, *, ttl_s: float | None = None) -> LeaseGrant:
-        """Extend the live lease (agent, token). LeaseLost if it ran out, was taken over, or its agent expired."""
+        """Extend the live lease (agent, token). LeaseLost if it ran out, was taken over, or its agent
+        is no longer online (an agent past its liveness TTL loses its leases here if no sweep did yet)."""
         now = self._clock.now()
         with self._atomic():
             entry = self._entry(identity)
-            result = self._leases.renew(identity, agent_id, token, self._ttl_ms(ttl_s))
-            if not result.renewed:
-                lease = self._leases.get(identity)
-                raise LeaseLost(
-                    f"lease lost for {identity}: token {token} of agent {agent_id} is not a live lease",
-                    identity=identity, presented_token=token, current_token=lease.fencing_token,
-                    lease_state=lease.state.value, lost_reason=lease.lost_reason,
-                )
-            assert result.grant is not None
-            self._emit(
-                "lease_renewed", identity, now, durable=result.log_due, entry=entry, lease=result.lease,
-                fencing_token=token, holder=agent_id, expires_at=result.grant.expires_at, ttl_ms=result.grant.ttl_ms,
-            )
-            return result.grant
+            agent_gone = self._lifecycle.get(agent_id).state != AgentState.ONLINE
+            if agent_gone:
+                for lease in self._leases.release_held_by([agent_id], LostReason.AGENT_EXPIRED):
+                    self._emit_lost(lease, now, LostReason.AGENT_EXPIRED)
+            else:
+                result = self._leases.renew(identity, agent_id, token, self._ttl_ms(ttl_s))
+                if result.renewed:
+                    assert result.grant is not None
+                    self._emit(
+                        "lease_renewed", identity, now, durable=result.log_due, entry=entry, lease=result.lease,
+                        fencing_token=token, holder=agent_id, expires_at=result.grant.expires_at,
+                        ttl_ms=result.grant.ttl_ms,
+                    )
+                    return result.grant
+        # Raised after the unit of work, so the leases freed above stay freed.
+        lease = self._leases.get(identity)
+        raise LeaseLost(
+            f"lease lost for {identity}: token {token} of agent {agent_id} is not a live lease"
+            + (" (the agent is no longer online)" if agent_gone else ""),
+            identity=identity, presented_token=token, current_token=lease.fencing_token,
+            lease_state=lease.state.value, lost_reason=lease.lost_reason,
+        )
 
     def update_lease(self, identity: str, grant: LeaseGrant) -> LeaseGrant:
         """The seed's update_lease: restart the TTL clock of the lease this grant names."""

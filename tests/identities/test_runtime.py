@@ -484,3 +484,16 @@ def test_recovery_actions_are_audited_including_refusals(h: Harness) -> None:
         ("bob", "respawned", "empty", False), ("bob", "deleted", "empty", True), ("alice", "respawned", "alpha", True),
     ]
     assert entries[2].reason == "stuck" and entries[0].result["error"] == "invalid_state"
+
+
+def test_renew_by_an_agent_past_its_liveness_ttl_frees_its_leases(h: Harness) -> None:
+    start = timezone.now()
+    with time_machine.travel(start, tick=False):
+        agent, grant = own(h, "alpha")
+        h.runtime.create_identity(spec("beta"))
+        h.runtime.acquire_lease("beta", agent, ttl_s=600)
+    with time_machine.travel(start + timedelta(seconds=31), tick=False):  # no sweep ran
+        with pytest.raises(LeaseLost) as excinfo:
+            h.runtime.renew_lease("alpha", agent, grant.fencing_token, ttl_s=600)
+        assert "no longer online" in excinfo.value.detail
+        assert h.runtime.lease("beta").lost_reason == "agent_expired"
