@@ -63,7 +63,9 @@ def event_summary(kind: str, p: dict[str, Any]) -> tuple[str, str]:
         return f"{what} by {p.get('actor', '?')}: new token #{token}{extra}", "warn"
     if what == "registered":
         outcome = p.get("outcome")
-        return (f"registered ({outcome})" if outcome else "registered"), "bad" if outcome == "broken" else ""
+        profile = (p.get("spec") or {}).get("profile")
+        detail = f"restored from a roster: {outcome}" if outcome else f"profile {profile}" if profile else ""
+        return detail or "registered", "bad" if outcome == "broken" else ""
     return what.replace("_", " "), ""
 
 
