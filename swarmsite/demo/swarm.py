@@ -48,17 +48,18 @@ class Driver(threading.Thread):
     def run(self) -> None:
         n = 0
         while not self.stop.wait(self.config.message_every_s * self.rng.uniform(0.6, 1.4)):
+            n += 1  # every attempt gets its own task and keys, whether or not it was delivered
             try:
-                n += self.send_one(n)
+                self.send_one(n)
             except SwarmError as error:
                 self.stats.expect(error)  # the lease lapsed between the listing and the send
         self.client.close()
 
-    def send_one(self, n: int) -> int:
+    def send_one(self, n: int) -> None:
         statuses = self.client.list_identities(label="demo=yes", limit=100)["items"]
         targets = [s for s in statuses if s["state"] == "active" and live(s)]
         if not targets:
-            return 0
+            return
         target = self.rng.choice(targets)
         text, task = self.rng.choice(SENTENCES), f"task-{self.run_id}-{n:04d}"
         request = self.client.append_output(task, 0, "demo-driver", progress("request", note=text),
@@ -73,7 +74,6 @@ class Driver(threading.Thread):
         self.stats.add("messages")
         if self.config.verbose:
             log.info("demo-driver sent %s to %s", task, target["identity"])
-        return 1
 
 
 class DemoSwarm:
