@@ -11,17 +11,6 @@ from typing import Any, Protocol
 from uuid import UUID
 
 from stores.output_types import OutputEvent, OutputKind, OutputRecord, OutputRef
-from stores.runtime_state import MachineLifecycleCommit
-from stores.runtime_types import (
-    LogicalRuntimeId,
-    OAuthFlowUpdate,
-    RunBoundaryReceipt,
-    RuntimeState,
-    RuntimeSummary,
-    SessionDelta,
-    StoredInputState,
-    StoredReceipt,
-)
 from stores.persistence_types import (
     AttachmentIntent,
     AttachmentManifestEntry,
@@ -43,6 +32,17 @@ from stores.queue_types import (
     QueuedWorkClaim,
     QueuedWorkClaimBoundary,
     QueuedWorkCompletion,
+)
+from stores.runtime_state import MachineLifecycleCommit
+from stores.runtime_types import (
+    LogicalRuntimeId,
+    OAuthFlowUpdate,
+    RunBoundaryReceipt,
+    RuntimeState,
+    RuntimeSummary,
+    SessionDelta,
+    StoredInputState,
+    StoredReceipt,
 )
 from stores.types import AgentRecord, AgentState, Event, Fence, Page
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import json
 import secrets
+from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
@@ -257,8 +258,7 @@ def node_ids_of(delta: Append | ReplaceFull) -> list[str]:
 
 
 def duplicate_ids(ids: Sequence[str]) -> list[str]:
-    seen: set[str] = set()
-    return sorted({i for i in ids if i in seen or seen.add(i)})  # type: ignore[func-returns-value]
+    return sorted(i for i, n in Counter(ids).items() if n > 1)
 
 
 # --- queued work -------------------------------------------------------------------------------

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from stores.backends.memory.persistence_queue import InMemoryQueueMixin
+from stores.backends.memory.persistence_upkeep import InMemoryUpkeepMixin
 from stores.clock import Clock, system_clock
 from stores.contracts import EventSink, FenceGuard
 from stores.errors import (
@@ -23,7 +24,6 @@ from stores.errors import (
     RuntimeTurnCommitConflict,
     SessionBindingMismatch,
     SessionNodeConflict,
-    StorageError,
     UnsupportedReadScope,
 )
 from stores.events import InMemoryEventLog
@@ -45,12 +45,10 @@ from stores.persistence_types import (
     FULL_GRAPH,
     ActivePath,
     Append,
-    AttachmentIntent,
     AttachmentManifestEntry,
     BlobRef,
     DurabilityTier,
     FullGraph,
-    GcReport,
     ModelConfig,
     PersistedSessionRead,
     ReplaceFull,
@@ -62,7 +60,6 @@ from stores.persistence_types import (
     SessionReadScope,
     SessionSummary,
     TokenLedgerEntry,
-    VacuumReport,
 )
 from stores.queue_types import QueuedWorkBatch
 from stores.types import Fence, Page
@@ -112,7 +109,7 @@ class InMemoryPersistenceState:
         return self.sessions[session_id]
 
 
-class InMemoryRuntimePersistence(InMemoryQueueMixin):
+class InMemoryRuntimePersistence(InMemoryQueueMixin, InMemoryUpkeepMixin):
     def __init__(
         self,
         state: InMemoryPersistenceState,
@@ -270,7 +267,7 @@ class InMemoryRuntimePersistence(InMemoryQueueMixin):
         if clashes:
             raise SessionNodeConflict(f"graph node ids already exist: {', '.join(clashes[:10])}", node_ids=clashes)
 
-    # --- metadata and maintenance --------------------------------------------------------------
+    # --- metadata ------------------------------------------------------------------------------
 
     def save_session_meta(self, meta: SessionMeta) -> None:
         self._check_binding(meta.session_id)
@@ -283,86 +280,6 @@ class InMemoryRuntimePersistence(InMemoryQueueMixin):
         with self._state.lock:
             sess = self._state.sessions.get(self._session_id)
             return sess.meta if sess else None
-
-    def tombstone_nodes(self, node_ids: Sequence[str]) -> None:
-        with self._state.lock:
-            sess = self._state.sessions.get(self._session_id)
-            if sess is not None:
-                known = {n.node_id for n in sess.nodes}
-                sess.tombstoned |= set(node_ids) & known
-
-    def vacuum(self, *, dry_run: bool = False) -> VacuumReport:
-        with self._state.lock:
-            sess = self._state.sessions.get(self._session_id)
-            if sess is None:
-                return VacuumReport(0, (), dry_run)
-            doomed = [n.node_id for n in sess.nodes if n.node_id in sess.tombstoned]
-            if not dry_run:
-                sess.nodes = [n for n in sess.nodes if n.node_id not in sess.tombstoned]
-                sess.tombstoned = set()
-            return VacuumReport(len(doomed), tuple(doomed), dry_run)
-
-    def gc_unreachable(self, *, dry_run: bool = False) -> GcReport:
-        with self._state.lock:
-            sess = self._state.sessions.get(self._session_id)
-            if sess is None:
-                return GcReport(dry_run=dry_run)
-            roots = [sess.head.checkpoint_ref] if sess.head else []
-            reachable: set[BlobRef] = set()
-            try:
-                for root in roots:
-                    reachable.add(root)
-                    reachable.update(decode_manifest(sess.blobs[root]).blob_refs)
-            except (StorageError, KeyError) as exc:
-                return GcReport(root_count=len(roots), dry_run=dry_run, aborted=f"live manifest unreadable: {exc}")
-            doomed = sorted(set(sess.blobs) - reachable)
-            retained = len(sess.blobs) - len(doomed)
-            if not dry_run:
-                for ref in doomed:
-                    del sess.blobs[ref]
-            return GcReport(len(roots), retained, len(doomed), tuple(doomed), dry_run)
-
-    # --- attachment manifest -------------------------------------------------------------------
-
-    def record_intent(self, intent: AttachmentIntent) -> None:
-        self._check_binding(intent.session_id)
-        now = self._clock.now()
-        with self._state.lock:
-            sess = self._state.session(self._session_id, now)
-            sess.attachments.setdefault(
-                intent.attachment_id,
-                AttachmentManifestEntry(intent.attachment_id, intent.session_id, intent.canonical_uri,
-                                        intent.intent_at_epoch_ms),
-            )
-
-    def commit_refs(self, session_id: str, attachment_ids: Sequence[str]) -> None:
-        self._check_binding(session_id)
-        now = self._clock.now()
-        with self._state.lock:
-            sess = self._state.sessions.get(self._session_id)
-            if sess is not None:
-                self._stamp_attachments(sess, attachment_ids, epoch_ms(now))
-
-    @staticmethod
-    def _stamp_attachments(sess: _Session, attachment_ids: Sequence[str], now_ms: int) -> None:
-        for attachment_id in attachment_ids:
-            entry = sess.attachments.get(attachment_id)
-            if entry is not None and entry.committed_at_epoch_ms is None:
-                sess.attachments[attachment_id] = replace(entry, committed_at_epoch_ms=now_ms)
-
-    def list_uncommitted(self, older_than_epoch_ms: int) -> list[AttachmentManifestEntry]:
-        with self._state.lock:
-            sess = self._state.sessions.get(self._session_id)
-            entries = list(sess.attachments.values()) if sess else []
-        found = [e for e in entries if e.committed_at_epoch_ms is None and e.intent_at_epoch_ms <= older_than_epoch_ms]
-        return sorted(found, key=lambda e: (e.intent_at_epoch_ms, e.attachment_id))
-
-    def forget(self, attachment_id: str) -> None:
-        with self._state.lock:
-            sess = self._state.sessions.get(self._session_id)
-            if sess is not None:
-                sess.attachments.pop(attachment_id, None)
-
 
 class InMemoryRuntimePersistenceFactory:
     def __init__(
