@@ -21,7 +21,11 @@ from typing import Any
 
 import httpx
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+# Running this file puts bench/ first on sys.path, where bench/queue.py would shadow the standard
+# library's queue (psycopg needs it): import from the repository root instead.
+HERE = Path(__file__).resolve().parent
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != HERE]
+sys.path.insert(0, str(HERE.parent))
 from bench.common import fresh_postgres_url, live_server, rate, report  # noqa: E402
 
 SNAPSHOT_BYTES = 64 * 1024
