@@ -13,7 +13,8 @@ if __name__ == "__main__":
     failed = []
     for script in scripts:
         print(f"\n=== {script.name} ===", flush=True)
-        if subprocess.run([sys.executable, str(script)], cwd=HERE.parent).returncode != 0:
+        # As modules (python -m bench.x) so bench/queue.py never shadows the standard library's queue.
+        if subprocess.run([sys.executable, "-m", f"bench.{script.stem}"], cwd=HERE.parent).returncode != 0:
             failed.append(script.name)
     if failed:
         sys.exit(f"failed: {', '.join(failed)}")
