@@ -17,6 +17,7 @@ from swarmclient.core import Call, backoff_s, clean_params, decode, should_retry
 from swarmclient.endpoints import Endpoints
 from swarmclient.errors import AgentExpired, SwarmError
 from swarmclient.lease import AsyncLease, Lease
+from swarmclient.stream import async_events, sync_events
 
 log = logging.getLogger("swarmclient")
 EVENT_PAGE = 100
@@ -51,6 +52,7 @@ class SwarmClient(Endpoints[Any]):
     ) -> None:
         self.agent_id = uuid.UUID(str(agent_id)) if agent_id else uuid.uuid4()
         self.retries = retries
+        self._api_base, self._token = _base(base_url), token
         self._http = httpx.Client(
             base_url=_base(base_url), headers={"Authorization": f"Bearer {token}"}, timeout=timeout,
             transport=transport, event_hooks=event_hooks,
@@ -123,10 +125,18 @@ class SwarmClient(Endpoints[Any]):
         return Lease(self, identity, ttl_s=ttl_s, renew_every_s=renew_every_s, on_lost=on_lost)
 
     def stream_events(
+        self, identity: str, *, after: int = 0, stop: threading.Event | None = None
+    ) -> Iterator[dict[str, Any]]:
+        """The identity's events after event id `after`, oldest first, pushed as they happen over a
+        websocket that reconnects by itself without losing or repeating one; ends when `stop` is
+        set (or when you break out). UnknownIdentity / Unauthorized up front."""
+        self.identity_status(identity)
+        yield from sync_events(self._api_base, self._token, identity, after, stop or threading.Event())
+
+    def poll_events(
         self, identity: str, *, after: int = 0, poll_s: float = 1.0, stop: threading.Event | None = None
     ) -> Iterator[dict[str, Any]]:
-        """The identity's events from after event id `after`, oldest first, as they happen; ends when
-        `stop` is set. Resume from the last `id` you saw: nothing is lost across reconnects."""
+        """Like stream_events, by polling the HTTP endpoint (for transports without websockets)."""
         stop = stop or threading.Event()
         while not stop.is_set():
             page = self.events(identity, after=after, limit=EVENT_PAGE)
@@ -157,6 +167,7 @@ class AsyncSwarmClient(Endpoints[Any]):
     ) -> None:
         self.agent_id = uuid.UUID(str(agent_id)) if agent_id else uuid.uuid4()
         self.retries = retries
+        self._api_base, self._token = _base(base_url), token
         self._http = httpx.AsyncClient(
             base_url=_base(base_url), headers={"Authorization": f"Bearer {token}"}, timeout=timeout,
             transport=transport, event_hooks=event_hooks,
@@ -225,9 +236,18 @@ class AsyncSwarmClient(Endpoints[Any]):
         return AsyncLease(self, identity, ttl_s=ttl_s, renew_every_s=renew_every_s, on_lost=on_lost)
 
     async def stream_events(
+        self, identity: str, *, after: int = 0, stop: asyncio.Event | None = None
+    ) -> AsyncIterator[dict[str, Any]]:
+        """The identity's events after `after`, pushed over a self-reconnecting websocket (see
+        SwarmClient.stream_events); ends when `stop` is set."""
+        await self.identity_status(identity)
+        async for event in async_events(self._api_base, self._token, identity, after, stop or asyncio.Event()):
+            yield event
+
+    async def poll_events(
         self, identity: str, *, after: int = 0, poll_s: float = 1.0, stop: asyncio.Event | None = None
     ) -> AsyncIterator[dict[str, Any]]:
-        """The identity's events after `after`, as they happen; ends when `stop` is set."""
+        """Like stream_events, by polling the HTTP endpoint (for transports without websockets)."""
         stop = stop or asyncio.Event()
         while not stop.is_set():
             page = await self.events(identity, after=after, limit=EVENT_PAGE)

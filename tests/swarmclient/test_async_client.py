@@ -45,7 +45,7 @@ async def test_async_lease_append_and_stream_round_trip(swarm: AsyncSwarmClient,
         await other.aclose()
     assert (await swarm.latest_checkpoint("alpha"))["data"] == b"async state"
     kinds = []
-    async for event in swarm.stream_events("alpha", poll_s=0):
+    async for event in swarm.poll_events("alpha", poll_s=0):
         kinds.append(event["kind"])
         if event["kind"] == "identity.lease_released":
             break

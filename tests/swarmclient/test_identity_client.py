@@ -132,13 +132,13 @@ def test_dispatch_reaches_internal_only_identities(swarm: SwarmClient) -> None:
     assert delivery["batch_id"]
 
 
-def test_stream_events_yields_in_order_and_resumes_after_the_last_id(swarm: SwarmClient) -> None:
+def test_poll_events_yields_in_order_and_resumes_after_the_last_id(swarm: SwarmClient) -> None:
     swarm.create_identity("alpha", "worker")
     online(swarm)
     with swarm.lease("alpha", renew_every_s=60):
         pass
     events = []
-    for event in swarm.stream_events("alpha", poll_s=0):
+    for event in swarm.poll_events("alpha", poll_s=0):
         events.append(event)
         if event["kind"] == "identity.lease_released":
             break
