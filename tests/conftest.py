@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import multiprocessing
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from django.test import Client
@@ -12,6 +13,22 @@ from stores import registry
 def pytest_configure(config: pytest.Config) -> None:
     # Live-server children must not inherit asgiref's executor thread (fork hangs websocket connects).
     multiprocessing.set_start_method("spawn", force=True)
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup: None, django_db_blocker: Any) -> Iterator[None]:
+    """Before the test database is dropped, end sessions that worker threads (asgiref's executor,
+    race tests) left open, or PostgreSQL refuses to drop it."""
+    yield
+    from django.db import connection
+
+    with django_db_blocker.unblock():
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                    "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                )
 
 
 @pytest.fixture(autouse=True)
