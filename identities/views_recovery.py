@@ -18,6 +18,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from identities.errors import UnknownIdentity
 from identities.form_input import clean_text
+from identities.identity_view import subject
 from identities.recovery_view import ACTIONS, ActionSpec, build_preview, check_typed_name
 from identities.runtime import IdentityRuntime
 from identities.types import AuditRecord
@@ -54,10 +55,12 @@ def _confirm(
     reason: str = "", status: int = 200,
 ) -> HttpResponse:
     context = {
-        "name": name, "preview": build_preview(runtime, name, spec.name, timezone.now()), "error": error,
-        "reason": reason, "last_event_id": event_log().latest_id(),
+        "name": name, "subject": subject("identity", name), "error": error, "reason": reason,
+        "preview": build_preview(runtime, name, spec.name, timezone.now()), "last_event_id": event_log().latest_id(),
     }
-    template = f"{TEMPLATE}#confirm-panel" if request.htmx else TEMPLATE  # type: ignore[attr-defined]
+    # The plan refreshes itself live while the panel is open, leaving the form (and what was typed) alone.
+    part = "confirm-plan" if request.htmx and request.htmx.target == "confirm-plan" else "confirm-panel"  # type: ignore[attr-defined]
+    template = f"{TEMPLATE}#{part}" if request.htmx else TEMPLATE  # type: ignore[attr-defined]
     return render(request, template, context, status=status)
 
 

@@ -1,5 +1,6 @@
 """The full recovery story in a browser. An agent holds an identity and checkpoints through the API;
-the operator clicks Respawn, reads the preview and confirms; the old agent's next checkpoint is
+the operator clicks Respawn and reads the preview (which follows a checkpoint saved meanwhile), then
+confirms; the old agent's next checkpoint is
 rejected and the rejection appears in the timeline live; a second agent takes the lease and resumes
 from the latest checkpoint. Then Reset moves to the next generation after a typed confirmation."""
 
@@ -54,6 +55,12 @@ def test_respawn_fences_the_old_agent_live_and_the_next_agent_resumes(
     panel = page.locator("#confirm-panel")
     expect(panel).to_contain_text("resumes from checkpoint v2 of generation 0")
     expect(panel).to_contain_text(f"Fences agent {old_agent}")
+    panel.locator("input[name=reason]").fill("stuck on step 3")
+    # The agent saves once more while the operator reads: the preview follows, the typed reason stays.
+    v3 = {"step": 2, "plan": ["fetch", "sum"], "note": "v3"}
+    assert save(api, "planner-1", old_agent, old_token, v3).status_code == 201
+    expect(panel).to_contain_text("resumes from checkpoint v3 of generation 0", timeout=3000)
+    expect(panel.locator("input[name=reason]")).to_have_value("stuck on step 3")
     screenshot(page, "recovery-respawn-preview")
     panel.locator("button[data-confirm]").click()
     expect(page.locator("#action-result")).to_contain_text("planner-1 respawned.")
@@ -63,18 +70,20 @@ def test_respawn_fences_the_old_agent_live_and_the_next_agent_resumes(
     assert late.status_code == 409 and late.json()["code"] == "stale_fencing_token"
     rejection = page.locator('#identity-timeline li[data-kind="identity.stale_write_rejected"]')
     expect(rejection).to_contain_text(f"token #{old_token} < current", timeout=3000)
-    expect(page.locator('#identity-timeline li[data-kind="audit.respawned"]')).to_contain_text("by operator-e2e")
+    audit_line = page.locator('#identity-timeline li[data-kind="audit.respawned"]')
+    expect(audit_line).to_contain_text("by operator-e2e")
+    expect(audit_line).to_contain_text("stuck on step 3")
     expect(page.locator("#identity-summary")).to_contain_text("1 rejected stale write")
 
     new_agent, new_token = agent_with_lease(api, "planner-1", "worker-b")
     assert new_token > old_token
     latest = api.get("/identities/planner-1/checkpoints/latest").json()
-    assert latest["version"] == 2
-    assert json.loads(base64.b64decode(latest["data"])) == {"step": 2, "plan": ["fetch", "sum"]}
+    assert latest["version"] == 3
+    assert json.loads(base64.b64decode(latest["data"])) == v3
     expect(page.locator("#lease-holder")).to_have_text(new_agent, timeout=3000)
     expect(page.locator("#lease-token")).to_have_text(f"#{new_token}")
     assert save(api, "planner-1", new_agent, new_token, {"step": 3}).status_code == 201
-    expect(page.locator("#checkpoint-version")).to_contain_text("v3", timeout=3000)
+    expect(page.locator("#checkpoint-version")).to_contain_text("v4", timeout=3000)
     screenshot(page, "recovery-respawn-story")
 
 
@@ -109,3 +118,33 @@ def test_reset_moves_to_the_next_generation_after_typing_the_name(
     expect(page.locator("#identity-checkpoints tr.archived")).to_have_count(1)
     assert save(api, "writer-1", agent, token, {"draft": "late"}).json()["code"] == "stale_fencing_token"
     screenshot(page, "recovery-reset-done")
+
+
+def test_retire_from_the_identity_page_then_bulk_respawn_on_the_roster(
+    page: Any, live_server_url: str, api_token: str
+) -> None:
+    api = api_client(live_server_url, api_token)
+    for name in ("crew-1", "crew-2"):
+        assert api.post("/identities", json={"identity": name, "profile": "crew"}).status_code == 201
+    login(page, live_server_url, "operator")
+    page.goto(f"{live_server_url}/identities/crew-1/")
+    wait_live(page)
+    page.click('#recovery-actions a[data-action="retire"]')
+    panel = page.locator("#confirm-panel")
+    expect(panel).to_contain_text("send and dispatch are refused from now on")
+    panel.locator("button[data-confirm]").click()
+    expect(page.locator("#action-result")).to_contain_text("crew-1 retired.")
+    expect(page.locator("#identity-state")).to_have_text("retiring", timeout=3000)
+    expect(page.locator("#identity-why")).to_contain_text("retiring: no new deliveries are accepted")
+    screenshot(page, "recovery-retired")
+
+    assert api.post("/identities/crew-2/retire", json={}).status_code == 200
+    page.goto(f"{live_server_url}/roster/?state=retiring")
+    expect(page.locator("tr.roster-row")).to_have_count(2)
+    page.click("text=Respawn all…")
+    expect(page.locator("#bulk-confirm")).to_contain_text("2 identities match now")
+    page.locator("#bulk-confirm button[data-confirm]").click()
+    expect(page.locator("#bulk-confirm")).to_contain_text("Respawned 2 of 2 identities")
+    # The page filters on retiring: once respawned, they leave it live.
+    expect(page.locator("#roster-table .empty")).to_contain_text("No identity matches this filter", timeout=3000)
+    assert api.get("/identities/crew-1").json()["state"] == "active"

@@ -174,3 +174,14 @@ def test_bulk_lists_per_identity_failures(operator_client: Client) -> None:
 
 def test_bulk_rejects_unknown_actions(admin_client: Client) -> None:
     assert admin_client.get("/roster/bulk/delete/").status_code == 404
+
+
+def test_open_preview_refreshes_only_its_plan_so_typed_input_survives(operator_client: Client) -> None:
+    create("alpha")
+    grant = hold("alpha")
+    checkpoint("alpha", grant, {"a": 1})
+    checkpoint("alpha", grant, {"a": 2})
+    headers = {**HTMX, "HX-Target": "confirm-plan"}
+    body = operator_client.get("/identities/alpha/actions/respawn/", headers=headers).content.decode()
+    assert body.lstrip().startswith('<div id="confirm-plan"')
+    assert "<form" not in body and "checkpoint v2" in body

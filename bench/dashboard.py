@@ -1,0 +1,220 @@
+"""Dashboard benchmarks, each a ratio or a latency measured in one run:
+
+- roster render time at 10,000 identities against the same page at 100 (every tenth identity holds a
+  lease and has a checkpoint), in-process with Django's test Client on a fresh database. The roster
+  reads in a fixed number of queries, so the ratio should stay near 1 (target: at most 2);
+- the delay from an API call's response (a checkpoint save) to the matching websocket push, with 50
+  dashboard clients connected to one daphne server as a logged-in viewer: p50 and p95 over every
+  (call, client) pair (target: p95 under 250 ms), beside the same delay with one client.
+
+Run: .venv/bin/python bench/dashboard.py [--pg] [--identities 10000] [--calls 100]"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import contextlib
+import json
+import os
+import re
+import sys
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+# Running this file puts bench/ first on the path, where bench/queue.py would shadow the stdlib queue.
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import httpx  # noqa: E402
+
+from bench.common import bench_env, fresh_postgres_url, live_server, manage, pct, report  # noqa: E402
+
+SMALL = 100
+RENDERS = 30
+KIND = "identity.checkpoint_completed"
+KINDS_RE = re.compile(r'data-kinds="([^"]*)"')
+
+
+# -- roster render ------------------------------------------------------------------------------
+def setup_django(database_url: str | None) -> None:
+    env = bench_env(database_url)
+    os.environ.update({k: env[k] for k in ("DATABASE_URL", "DJANGO_SETTINGS_MODULE")})
+    os.environ.pop("REDIS_URL", None)  # in-process: the in-memory channel layer
+    os.environ["SWARM_AGENT_TTL_S"] = "86400"  # the lease holder must outlive a long setup
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+    from django.test.utils import setup_test_environment
+
+    setup_test_environment()  # lets the test Client's host in
+    call_command("migrate", verbosity=0, interactive=False)
+
+
+def populate(start: int, stop: int) -> None:
+    from django.db import transaction
+
+    from identities.types import DurableAgentSpec
+    from stores.registry import identity_runtime, lifecycle_store
+
+    runtime = identity_runtime()
+    agent = uuid.uuid4()
+    lifecycle_store().register(agent, name="bench-holder")
+    for batch in range(start, stop, 500):
+        with transaction.atomic():  # one commit per 500 identities: setup speed, not what is measured
+            for i in range(batch, min(batch + 500, stop)):
+                name = f"id-{i:05d}"
+                runtime.create_identity(DurableAgentSpec(identity=name, profile="bench", labels={"team": str(i % 7)}))
+                if i % 10 == 0:
+                    grant = runtime.acquire_lease(name, agent, ttl_s=3600)
+                    runtime.checkpoint(name, json.dumps({"i": i}).encode(), token=grant.fencing_token)
+
+
+def render_times(client: Any, path: str) -> float:
+    """Seconds to render `path`, best of RENDERS after a warm-up: the machine is shared, and the
+    minimum is the figure least disturbed by other processes."""
+    client.get(path)
+    samples = []
+    for _ in range(RENDERS):
+        start = time.perf_counter()
+        response = client.get(path)
+        samples.append(time.perf_counter() - start)
+        assert response.status_code == 200, response.status_code
+    return min(samples)
+
+
+def roster_ratio(database_url: str | None, large: int) -> list[tuple[str, str]]:
+    setup_django(database_url)
+    from django.contrib.auth.models import Group, User
+    from django.test import Client
+
+    user = User.objects.create_user("bench-viewer", password="bench-password-1")
+    user.groups.add(Group.objects.get_or_create(name="viewer")[0])
+    client = Client()
+    client.force_login(user)
+    pages = {"roster page 1": "/roster/", "roster, a deep page (2nd → 20th)": "/roster/?page=20",
+             "roster, lease held": "/roster/?lease=held", "roster, search by label": "/roster/?q=team%3D3"}
+    populate(0, SMALL)
+    small = {name: render_times(client, path.replace("page=20", "page=2")) for name, path in pages.items()}
+    started = time.perf_counter()
+    populate(SMALL, large)
+    print(f"populated {large} identities in {time.perf_counter() - started:.0f} s", file=sys.stderr)
+    big = {name: render_times(client, path) for name, path in pages.items()}
+    rows = []
+    for name in pages:
+        rows.append((f"{name}: {SMALL} → {large} identities",
+                     f"{small[name] * 1000:.1f} ms → {big[name] * 1000:.1f} ms (ratio {big[name] / small[name]:.2f})"))
+    return rows
+
+
+# -- websocket push delay -----------------------------------------------------------------------
+def viewer_cookie(base: str, env: dict[str, str]) -> str:
+    manage(env, "shell", "-c", (
+        "from django.contrib.auth.models import Group, User; "
+        "u = User.objects.create_user('bench-viewer', password='bench-password-1'); "
+        "u.groups.add(Group.objects.get_or_create(name='viewer')[0])"
+    ))
+    with httpx.Client(base_url=base) as http:
+        page = http.get("/accounts/login/").text
+        csrf = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page)
+        assert csrf is not None
+        form = {"username": "bench-viewer", "password": "bench-password-1", "csrfmiddlewaretoken": csrf.group(1)}
+        http.post("/accounts/login/", data=form, headers={"Referer": f"{base}/accounts/login/"})
+        return f"sessionid={http.cookies['sessionid']}"
+
+
+async def push_delays(base: str, token: str, cookie: str, clients: int, calls: int) -> tuple[list[float], list[float]]:
+    """For every (call, client): (push arrival - response received, push arrival - request sent), in s.
+    The first is negative when the push beats the response: events go out at commit, before the
+    view has returned."""
+    import websockets
+
+    api = httpx.AsyncClient(base_url=f"{base}/api/v1", headers={"Authorization": f"Bearer {token}"}, timeout=30)
+    name = f"ws-{uuid.uuid4().hex[:8]}"
+    agent = str(uuid.uuid4())
+    (await api.post(f"/agents/{agent}/register", json={})).raise_for_status()
+    (await api.post("/identities", json={"identity": name, "profile": "bench"})).raise_for_status()
+    fence = (await api.post(f"/identities/{name}/lease", json={"agent_id": agent, "ttl_s": 3600})).json()
+    ws_url = base.replace("http://", "ws://") + "/ws/dashboard/"
+    sockets = [
+        await websockets.connect(ws_url, additional_headers={"Cookie": cookie, "Origin": base}) for _ in range(clients)
+    ]
+    arrivals: list[list[float]] = [[] for _ in range(clients)]
+    everyone = asyncio.Event()
+
+    async def listen(i: int, ws: Any) -> None:
+        async for message in ws:
+            found = KINDS_RE.search(message)
+            if found and KIND in found.group(1).split():
+                arrivals[i].append(time.perf_counter())
+                if all(len(a) == len(arrivals[i]) for a in arrivals):
+                    everyone.set()
+
+    listeners = [asyncio.create_task(listen(i, ws)) for i, ws in enumerate(sockets)]
+    data = base64.b64encode(b'{"bench": true}').decode()
+    after_response: list[float] = []
+    after_request: list[float] = []
+    try:
+        for call in range(calls):
+            body = {"agent_id": agent, "fencing_token": fence["fencing_token"], "data": data}
+            everyone.clear()
+            sent = time.perf_counter()
+            response = await api.post(f"/identities/{name}/checkpoints", json=body)
+            answered = time.perf_counter()
+            response.raise_for_status()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(everyone.wait(), timeout=5)
+            after_response += [a[call] - answered for a in arrivals if len(a) > call]
+            after_request += [a[call] - sent for a in arrivals if len(a) > call]
+            await asyncio.sleep(0.02)
+    finally:
+        for task in listeners:
+            task.cancel()
+        for ws in sockets:
+            await ws.close()
+        await api.aclose()
+    missing = clients * calls - len(after_response)
+    if missing:
+        print(f"{missing} pushes did not arrive within 5 s", file=sys.stderr)
+    return after_response, after_request
+
+
+def websocket_rows(database_url: str | None, calls: int) -> list[tuple[str, str]]:
+    with live_server(database_url, scope="admin") as (base, token, env):
+        cookie = viewer_cookie(base, env)
+        rows = []
+        for clients in (1, 50):
+            after_response, after_request = asyncio.run(push_delays(base, token, cookie, clients, calls))
+            rows += [
+                (f"push after the response, {clients} client{'s' if clients > 1 else ''}: p50 / p95 / max "
+                 f"({len(after_response)} pushes{'; target p95 < 250 ms' if clients > 1 else ''})",
+                 " / ".join(ms(pct(after_response, q)) for q in (0.5, 0.95, 1.0))),
+                (f"push after the request was sent, {clients} client{'s' if clients > 1 else ''}: p50 / p95",
+                 " / ".join(ms(pct(after_request, q)) for q in (0.5, 0.95))),
+            ]
+    return rows
+
+
+def ms(seconds: float) -> str:
+    return f"{seconds * 1000:+.1f} ms" if seconds < 0 else f"{seconds * 1000:.1f} ms"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--pg", action="store_true", help="PostgreSQL instead of SQLite")
+    parser.add_argument("--identities", type=int, default=10_000)
+    parser.add_argument("--calls", type=int, default=100)
+    args = parser.parse_args()
+    backend = "PostgreSQL" if args.pg else "SQLite"
+    ws_db = fresh_postgres_url("bench_dashboard_ws") if args.pg else None
+    rows = websocket_rows(ws_db, args.calls)
+    render_db = fresh_postgres_url("bench_dashboard_roster") if args.pg else None
+    rows = roster_ratio(render_db, args.identities) + rows
+    report(f"Dashboard: roster render and websocket push delay ({backend})", rows)
+
+
+if __name__ == "__main__":
+    main()
