@@ -26,8 +26,16 @@ class Command(BaseCommand):
         parser.add_argument("--host", default="127.0.0.1")
         parser.add_argument("--port", type=int, default=8000)
         parser.add_argument("--no-demo", action="store_true", help="serve only (same as DEMO=0)")
+        parser.add_argument(
+            "--access-log", help="daphne's access log: a path, or - for stdout (default: stdout when serving "
+                                 "alone, off while the demo runs, so its lines stay readable)",
+        )
 
-    def handle(self, *args: Any, host: str, port: int, no_demo: bool, **options: Any) -> None:
+    def handle(
+        self, *args: Any, host: str, port: int, no_demo: bool, access_log: str | None = None, **options: Any
+    ) -> None:
+        demo = demo_enabled(no_demo)
+        access_log = access_log or (os.devnull if demo else "-")
         stopping = False
 
         def stop(*_: object) -> None:
@@ -39,14 +47,16 @@ class Command(BaseCommand):
         # Children get their own process group, so the terminal's Ctrl-C reaches only this process,
         # which then stops them in order.
         server = subprocess.Popen(
-            [sys.executable, "-m", "daphne", "-b", host, "-p", str(port), "swarmsite.asgi:application"],
+            [sys.executable, "-m", "daphne", "-b", host, "-p", str(port), "--access-log", access_log,
+             "swarmsite.asgi:application"],
             start_new_session=True,
         )
         children = [server]
         url = f"http://{host}:{port}"
         try:
-            if demo_enabled(no_demo) and self._wait_ready(url, server, lambda: stopping):
-                self.stdout.write(f"Starting the demo swarm against {url} (DEMO=0 make run serves alone)")
+            if demo and self._wait_ready(url, server, lambda: stopping):
+                self.stdout.write(f"Starting the demo swarm against {url} (DEMO=0 make run serves alone; "
+                                  "the access log is off while it runs: --access-log - shows it)")
                 manage = str(settings.BASE_DIR / "manage.py")
                 children.append(subprocess.Popen([sys.executable, manage, "demo_swarm", "--url", url],
                                                  start_new_session=True))
