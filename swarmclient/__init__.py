@@ -1,4 +1,18 @@
-"""swarmclient: make an agent process Swarmsite-aware in a few lines (httpx; no Django)."""
+"""swarmclient: make an agent process Swarmsite-aware in a few lines (httpx; no Django).
+
+    from swarmclient import SwarmClient, final
+
+    with SwarmClient("http://127.0.0.1:8000", token) as swarm:
+        swarm.register(name="worker-1")
+        swarm.start_heartbeat()                       # background thread, a third of the TTL
+        with swarm.lease("planner") as lease:         # renewed in the background, released on exit
+            claim = swarm.claim(swarm.identity_status("planner")["session_id"])
+            lease.append_output("task-1", 0, final("done"))   # fenced with lease.token
+            lease.checkpoint(b"state")                # StaleFencingToken once a newer owner exists
+
+`AsyncSwarmClient` has the same methods, awaitable (`async with swarm.lease(...)`). Errors are
+exceptions named after the API's `code` (LeaseHeld, LeaseLost, StaleFencingToken, ...); reads and
+deduplicated writes (sent with an Idempotency-Key) are retried with backoff."""
 
 from swarmclient.client import AsyncSwarmClient, SwarmClient
 from swarmclient.endpoints_identities import spec_fields

@@ -215,6 +215,8 @@ class AsyncLease(_LeaseState):
             return
         self.lost_error = error
         self.lost.set()
+        if self._task is not None and self._task is not asyncio.current_task():
+            self._task.cancel()  # a fenced write learned it first: no point renewing
         log.warning("lease of %s (token %s) lost: %s", self.identity, self.token, error)
         if self._on_lost is not None:
             self._on_lost(self)
