@@ -13,10 +13,11 @@ from django.utils import timezone
 
 from identities.checkpoint_diff import diff_snapshots
 from identities.dashboard_reads import dashboard_reads
-from identities.errors import UnknownIdentity
+from identities.errors import InvalidIdentity, UnknownIdentity
 from identities.identity_view import PANELS, subject
 from identities.recovery_view import ACTIONS
 from identities.runtime import IdentityRuntime
+from identities.types import validate_identity
 from identities.views import role_required
 from stores.registry import event_log, identity_runtime
 from swarmsite.roles import VIEWER
@@ -26,8 +27,9 @@ def known(name: str) -> IdentityRuntime:
     """The runtime, once `name` is known to exist (else 404)."""
     runtime = identity_runtime()
     try:
-        runtime.spec(name)
-    except UnknownIdentity as exc:
+        # A malformed name (NUL bytes, too long) is refused here: PostgreSQL would fail on it.
+        runtime.spec(validate_identity(name))
+    except (InvalidIdentity, UnknownIdentity) as exc:
         raise Http404(exc.detail) from exc
     return runtime
 

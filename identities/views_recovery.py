@@ -119,13 +119,14 @@ def cancel_batch(request: HttpRequest, name: str, batch_id: str) -> HttpResponse
     runtime = known(name)
     record = runtime.continuity_record(name)
     cancelled = None
-    if record is not None and len(batch_id) <= BATCH_ID_MAX:
+    if record is not None and len(batch_id) <= BATCH_ID_MAX and "\x00" not in batch_id:
         session = str(record.session_id)
         cancelled = runtime_persistence().open(session).cancel_queued_work_batch(session, batch_id)
     ok = cancelled is not None
     detail = "" if ok else "the batch is claimed by a live worker or already gone"
-    audit(runtime, request, "inbox_cancelled", name, ok=ok, result={"batch_id": batch_id[:BATCH_ID_MAX], "why": detail})
-    return _small_result(request, name, "cancel-result", {"cancelled": ok, "batch_id": batch_id, "error": detail})
+    shown = batch_id[:BATCH_ID_MAX].replace("\x00", "")
+    audit(runtime, request, "inbox_cancelled", name, ok=ok, result={"batch_id": shown, "why": detail})
+    return _small_result(request, name, "cancel-result", {"cancelled": ok, "batch_id": shown, "error": detail})
 
 
 def _small_result(request: HttpRequest, name: str, part: str, outcome: dict[str, Any]) -> HttpResponse:

@@ -173,3 +173,13 @@ def test_anonymous_users_are_sent_to_login(client: Client) -> None:
     for path in ("/roster/", "/audit/", "/identities/alpha/", "/identities/alpha/actions/respawn/"):
         response = client.get(path)
         assert response.status_code == 302 and response["Location"].startswith("/accounts/login/")
+
+
+def test_malformed_names_and_ids_in_urls_are_refused_without_a_500(operator_client: Client) -> None:
+    create("alpha")
+    for path in ("/identities/a%00b/", "/identities/a%00b/actions/respawn/", f"/identities/{'x' * 300}/",
+                 "/identities/a%00b/diff/?from=0:1&to=0:2"):
+        assert operator_client.get(path).status_code == 404, path
+    cancel = operator_client.post("/identities/alpha/inbox/b%00x/cancel/", headers={"HX-Request": "true"})
+    assert cancel.status_code == 200 and "Not cancelled" in cancel.content.decode()
+    assert operator_client.get("/audit/?identity=a%00b").status_code == 200
