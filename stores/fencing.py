@@ -4,8 +4,23 @@ from __future__ import annotations
 
 import threading
 
-from stores.errors import StaleFencingToken
+from stores.contracts import FenceGuard
+from stores.errors import FencingUnavailable, StaleFencingToken
 from stores.types import Fence
+
+
+def check_fence(guard: FenceGuard | None, fence: Fence | None, operation: str) -> None:
+    """Every store's fenced write calls this inside its transaction, before its first write. A fenced
+    write with no guard to check it is refused rather than let through unchecked."""
+    if fence is None:
+        return
+    if guard is None:
+        raise FencingUnavailable(
+            f"{operation} carried a fence but no fence guard is configured to check it",
+            operation=operation,
+            identity=fence.identity,
+        )
+    guard.check(fence, operation=operation)
 
 
 class InMemoryFenceGuard:

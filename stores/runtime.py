@@ -8,8 +8,8 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from stores.contracts import FenceGuard, RuntimeStore
-from stores.errors import FencingUnavailable, InvalidSnapshot, SessionKeyMismatch
+from stores.contracts import RuntimeStore
+from stores.errors import InvalidSnapshot, SessionKeyMismatch
 from stores.runtime_state import MachineLifecycleCommit, allowed_next, plan_transition
 from stores.runtime_types import (
     MAX_STAGE_ATTEMPTS,
@@ -25,18 +25,6 @@ SUBJECT = "runtime"
 FENCE_APPLY = "runtime.apply"
 FENCE_SNAPSHOT = "runtime.snapshot"
 FENCE_LIFECYCLE = "runtime.lifecycle"
-
-
-def check_fence(guard: FenceGuard | None, fence: Fence | None, operation: str) -> None:
-    """Inside the commit's transaction, before its first write. A fenced write with no guard to check
-    it is refused rather than let through unchecked."""
-    if fence is None:
-        return
-    if guard is None:
-        raise FencingUnavailable(
-            f"{operation} carried a fence but no fence guard is configured to check it", operation=operation
-        )
-    guard.check(fence, operation=operation)
 
 
 def dedupe_inputs(states: Sequence[StoredInputState]) -> list[StoredInputState]:

@@ -9,8 +9,9 @@ from collections.abc import Sequence
 
 from stores.clock import Clock, system_clock
 from stores.contracts import EventSink, FenceGuard
-from stores.errors import FencingUnavailable, IdempotencyKeyReused, NotFound, UnknownParent
+from stores.errors import IdempotencyKeyReused, NotFound, UnknownParent
 from stores.events import InMemoryEventLog
+from stores.fencing import check_fence
 from stores.output_types import OutputEvent, OutputKind, OutputRecord, OutputRef
 from stores.outputs import check_parent_refs, new_ref, output_payload, same_append
 from stores.types import Fence, Page
@@ -59,13 +60,7 @@ class InMemoryOutputStore:
                         ref=old.ref,
                     )
                 return old
-            if fence is not None:
-                if self._fence_guard is None:
-                    raise FencingUnavailable(
-                        "this server cannot check fencing tokens yet (no fence guard configured)",
-                        identity=fence.identity,
-                    )
-                self._fence_guard.check(fence, operation="output.append")
+            check_fence(self._fence_guard, fence, "output.append")
             missing = [ref for ref in parents if ref not in self._by_ref]
             if missing:
                 raise UnknownParent(

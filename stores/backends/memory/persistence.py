@@ -18,7 +18,6 @@ from stores.backends.memory.persistence_upkeep import InMemoryUpkeepMixin
 from stores.clock import Clock, system_clock
 from stores.contracts import EventSink, FenceGuard
 from stores.errors import (
-    FencingUnavailable,
     HeadRevisionConflict,
     NotFound,
     RuntimeTurnCommitConflict,
@@ -27,6 +26,7 @@ from stores.errors import (
     UnsupportedReadScope,
 )
 from stores.events import InMemoryEventLog
+from stores.fencing import check_fence
 from stores.persistence import (
     active_path,
     blob_ref,
@@ -141,11 +141,7 @@ class InMemoryRuntimePersistence(InMemoryQueueMixin, InMemoryUpkeepMixin):
             )
 
     def _check_fence(self, fence: Fence | None, operation: str) -> None:
-        if fence is None:
-            return
-        if self._fence_guard is None:
-            raise FencingUnavailable("a fenced write needs a fence guard, and none is configured", operation=operation)
-        self._fence_guard.check(fence, operation=operation)
+        check_fence(self._fence_guard, fence, operation)
 
     # --- reads ---------------------------------------------------------------------------------
 

@@ -19,13 +19,13 @@ from stores.clock import Clock, system_clock
 from stores.contracts import EventSink, FenceGuard
 from stores.errors import NotFound, WriteFailed
 from stores.events import InMemoryEventLog
+from stores.fencing import check_fence
 from stores.runtime import (
     FENCE_APPLY,
     FENCE_LIFECYCLE,
     FENCE_SNAPSHOT,
     SUBJECT,
     boundary_payload,
-    check_fence,
     dedupe_inputs,
     input_payload,
     ops_payload,

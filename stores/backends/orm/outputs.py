@@ -12,7 +12,8 @@ from stores.backends.orm.base import translate_db_errors
 from stores.backends.orm.precompiled import PrecompiledLookup
 from stores.clock import Clock, system_clock
 from stores.contracts import EventSink, FenceGuard
-from stores.errors import Conflict, FencingUnavailable, IdempotencyKeyReused, NotFound, UnknownParent
+from stores.errors import Conflict, IdempotencyKeyReused, NotFound, UnknownParent
+from stores.fencing import check_fence
 from stores.models import Output, OutputLink
 from stores.output_types import OutputEvent, OutputKind, OutputRecord, OutputRef, event_from_json, event_to_json
 from stores.outputs import ProducerSignal, check_parent_refs, new_ref, output_payload, producer_signal, same_append
@@ -112,13 +113,7 @@ class OrmOutputStore:
                 row = Output.objects.filter(producer_agent=producer_agent, idempotency_key=idempotency_key).first()
                 if row is not None:
                     return self._replay(to_record(row), task_id, attempt, event, parents, idempotency_key)
-            if fence is not None:
-                if self._fence_guard is None:
-                    raise FencingUnavailable(
-                        "this server cannot check fencing tokens yet (no fence guard configured)",
-                        identity=fence.identity,
-                    )
-                self._fence_guard.check(fence, operation="output.append")
+            check_fence(self._fence_guard, fence, "output.append")
             parent_ids = self._parent_ids(parents)
             row = Output.objects.create(
                 ref=ref,

@@ -24,7 +24,6 @@ from stores.clock import Clock, system_clock
 from stores.contracts import EventSink, FenceGuard
 from stores.errors import (
     Backend,
-    FencingUnavailable,
     HeadRevisionConflict,
     NotFound,
     RuntimeTurnCommitConflict,
@@ -32,6 +31,7 @@ from stores.errors import (
     SessionNodeConflict,
     UnsupportedReadScope,
 )
+from stores.fencing import check_fence
 from stores.models.persistence import PersistedSession, SessionBlob, SessionNode, SessionTurnCommit
 from stores.persistence import (
     active_path,
@@ -106,11 +106,7 @@ class OrmRuntimePersistence(OrmQueueMixin, OrmUpkeepMixin):
 
     def _check_fence(self, fence: Fence | None, operation: str) -> None:
         """Runs inside the write's transaction, so a newer grant cannot slip between check and write."""
-        if fence is None:
-            return
-        if self._fence_guard is None:
-            raise FencingUnavailable("a fenced write needs a fence guard, and none is configured", operation=operation)
-        self._fence_guard.check(fence, operation=operation)
+        check_fence(self._fence_guard, fence, operation)
 
     def _session_row(self, now: datetime, *, lock: bool) -> PersistedSession:
         PersistedSession.objects.get_or_create(

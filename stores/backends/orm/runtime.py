@@ -22,6 +22,7 @@ from stores.backends.orm.base import translate_db_errors
 from stores.clock import Clock, system_clock
 from stores.contracts import EventSink, FenceGuard
 from stores.errors import NotFound, WriteFailed
+from stores.fencing import check_fence
 from stores.models import OAuthFlowSnapshot, Runtime, RuntimeBoundaryReceipt, RuntimeInputState
 from stores.runtime import (
     FENCE_APPLY,
@@ -29,7 +30,6 @@ from stores.runtime import (
     FENCE_SNAPSHOT,
     SUBJECT,
     boundary_payload,
-    check_fence,
     dedupe_inputs,
     input_payload,
     ops_payload,
