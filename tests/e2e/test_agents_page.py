@@ -23,11 +23,11 @@ def test_agents_page_shows_registration_heartbeat_and_deregister_live(
     api = httpx.Client(base_url=f"{live_server_url}/api/v1", headers={"Authorization": f"Bearer {api_token}"})
     assert api.post(f"/agents/{agent}/register", json={"name": "planner-1"}).status_code == 200
     row = page.locator(f"#agent-{agent}")
-    expect(row).to_be_visible(timeout=3000)
+    expect(row).to_be_visible(timeout=8000)
     expect(row).to_contain_text("planner-1")
     expect(row.locator(".badge")).to_have_text("online")
 
     assert api.post(f"/agents/{agent}/heartbeat").status_code == 200
     assert api.post(f"/agents/{agent}/deregister").status_code == 204
-    expect(row.locator(".badge")).to_have_text("offline", timeout=3000)
+    expect(row.locator(".badge")).to_have_text("offline", timeout=8000)
     screenshot(page, "agents-live")

@@ -23,14 +23,14 @@ def test_audit_log_lists_actions_live_and_rejected_writes(page: Any, live_server
 
     assert api.http.post("/identities/alpha/retire", json={"reason": "replaced"}).status_code == 200
     row = page.locator('tr[data-action="retired"]')
-    expect(row).to_contain_text("replaced", timeout=3000)
+    expect(row).to_contain_text("replaced", timeout=8000)
     expect(row).to_contain_text("alpha")
     assert api.checkpoint("alpha", agent, token, {"late": True}).json()["code"] == "stale_fencing_token"
     screenshot(page, "audit-actions")
 
     page.select_option("select[name=show]", "rejections")
     rejection = page.locator("tr.rejection-row")
-    expect(rejection).to_have_count(1, timeout=3000)
+    expect(rejection).to_have_count(1, timeout=8000)
     expect(rejection.locator(".token.stale")).to_have_text(f"#{token}")
     expect(rejection).to_contain_text(agent)
     screenshot(page, "audit-rejections")

@@ -51,14 +51,14 @@ def test_operator_sends_a_message_and_cancels_it_from_the_inbox(
     page.click("#send-card button[type=submit]")
     expect(page.locator("#send-result")).to_contain_text("Delivered under lease")
     row = page.locator("tr.inbox-row")
-    expect(row).to_contain_text("please summarise the incident", timeout=3000)
+    expect(row).to_contain_text("please summarise the incident", timeout=8000)
     expect(row.locator(".badge")).to_have_text("pending")
     expect(page.locator('#identity-timeline li[data-kind="identity.message_delivered"]')).to_have_count(1)
     screenshot(page, "identity-inbox")
     page.once("dialog", lambda dialog: dialog.accept())
     row.locator("button").click()
     expect(page.locator("#cancel-result")).to_contain_text("Cancelled")
-    expect(page.locator("tr.inbox-row")).to_have_count(0, timeout=3000)
+    expect(page.locator("tr.inbox-row")).to_have_count(0, timeout=8000)
 
 
 def test_checkpoint_diff_and_delete_with_typed_name(page: Any, live_server_url: str, api_token: str) -> None:
@@ -85,6 +85,6 @@ def test_checkpoint_diff_and_delete_with_typed_name(page: Any, live_server_url: 
     panel.locator("input[name=confirm_name]").fill("alpha")
     panel.locator("button[data-confirm]").click()
     expect(page.locator("#action-result")).to_contain_text("alpha deleted.")
-    expect(page.locator("#identity-state")).to_have_text("uninitialized", timeout=3000)
+    expect(page.locator("#identity-state")).to_have_text("uninitialized", timeout=8000)
     expect(page.locator("#identity-why")).to_contain_text("uninitialized")
     screenshot(page, "identity-deleted")

@@ -31,12 +31,12 @@ def test_appended_outputs_appear_live_and_lineage_links_navigate(
     plan = append("planner", {"type": "artifact", "name": "plan.md",
                               "content": {"kind": "inline", "value": "1. read\n2. write"}})
     row = page.locator(f"#output-{plan}")
-    expect(row).to_be_visible(timeout=3000)
+    expect(row).to_be_visible(timeout=8000)
     expect(row).to_contain_text("plan.md: 1. read 2. write")
 
     code = append("coder", {"type": "final", "ok": True, "content": {"kind": "inline", "value": {"tests": "green"}}},
                   [plan])
-    expect(page.locator(f"#output-{code}")).to_be_visible(timeout=3000)
+    expect(page.locator(f"#output-{code}")).to_be_visible(timeout=8000)
     expect(page.locator("#output-rows tr").first).to_have_id(f"output-{code}")  # newest first
     screenshot(page, "outputs-live")
 
@@ -48,7 +48,7 @@ def test_appended_outputs_appear_live_and_lineage_links_navigate(
     expect(children.get_by_role("link", name=code)).to_be_visible()
     wait_live(page)
     review = append("reviewer", {"type": "progress", "stage": "reviewing", "note": "looks fine"}, [plan])
-    expect(children.get_by_role("link", name=review)).to_be_visible(timeout=3000)
+    expect(children.get_by_role("link", name=review)).to_be_visible(timeout=8000)
     expect(page.locator("#lineage svg a.node-link")).to_have_count(2)
     screenshot(page, "output-lineage")
 

@@ -23,25 +23,25 @@ def test_overview_counts_update_live_and_pause_holds_them(page: Any, live_server
 
     api = AgentApi(live_server_url, api_token)
     api.create("alpha")
-    expect(count(page, "identities-active")).to_have_text("1", timeout=3000)
+    expect(count(page, "identities-active")).to_have_text("1", timeout=8000)
     agent = api.agent("worker-a")
     old = api.lease("alpha", agent)
-    expect(count(page, "leases-held")).to_have_text("1", timeout=3000)
+    expect(count(page, "leases-held")).to_have_text("1", timeout=8000)
     expect(page.locator("#event-feed")).to_contain_text("identity.lease_acquired")
     assert api.http.post("/identities/alpha/send", json={"content": {"type": "text", "text": "hi"}}).status_code == 200
-    expect(count(page, "inbox-pending")).to_have_text("1", timeout=3000)
+    expect(count(page, "inbox-pending")).to_have_text("1", timeout=8000)
 
     page.click("#live-pause")
     expect(page.locator("#live-status")).to_have_attribute("data-state", "paused")
     api.create("beta")
-    expect(page.locator("#live-status .label")).to_contain_text("waiting", timeout=3000)
+    expect(page.locator("#live-status .label")).to_contain_text("waiting", timeout=8000)
     page.wait_for_timeout(500)
     expect(count(page, "identities-active")).to_have_text("1")  # held back while paused
     page.click("#live-pause")
-    expect(count(page, "identities-active")).to_have_text("2", timeout=3000)
+    expect(count(page, "identities-active")).to_have_text("2", timeout=8000)
 
     assert api.http.post("/identities/alpha/respawn", json={"reason": "e2e"}).status_code == 200
     assert api.checkpoint("alpha", agent, old, {"late": True}).status_code == 409
-    expect(count(page, "rejections")).to_have_text("1", timeout=3000)
+    expect(count(page, "rejections")).to_have_text("1", timeout=8000)
     expect(page.locator("#live-status .label")).to_contain_text("live · updated")
     screenshot(page, "overview-live")

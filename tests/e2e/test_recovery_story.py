@@ -59,17 +59,17 @@ def test_respawn_fences_the_old_agent_live_and_the_next_agent_resumes(
     # The agent saves once more while the operator reads: the preview follows, the typed reason stays.
     v3 = {"step": 2, "plan": ["fetch", "sum"], "note": "v3"}
     assert save(api, "planner-1", old_agent, old_token, v3).status_code == 201
-    expect(panel).to_contain_text("resumes from checkpoint v3 of generation 0", timeout=3000)
+    expect(panel).to_contain_text("resumes from checkpoint v3 of generation 0", timeout=8000)
     expect(panel.locator("input[name=reason]")).to_have_value("stuck on step 3")
     screenshot(page, "recovery-respawn-preview")
     panel.locator("button[data-confirm]").click()
     expect(page.locator("#action-result")).to_contain_text("planner-1 respawned.")
-    expect(page.locator("#lease-facts")).to_contain_text("nobody", timeout=3000)
+    expect(page.locator("#lease-facts")).to_contain_text("nobody", timeout=8000)
 
     late = save(api, "planner-1", old_agent, old_token, {"step": 3, "zombie": True})
     assert late.status_code == 409 and late.json()["code"] == "stale_fencing_token"
     rejection = page.locator('#identity-timeline li[data-kind="identity.stale_write_rejected"]')
-    expect(rejection).to_contain_text(f"token #{old_token} < current", timeout=3000)
+    expect(rejection).to_contain_text(f"token #{old_token} < current", timeout=8000)
     audit_line = page.locator('#identity-timeline li[data-kind="audit.respawned"]')
     expect(audit_line).to_contain_text("by operator-e2e")
     expect(audit_line).to_contain_text("stuck on step 3")
@@ -80,10 +80,10 @@ def test_respawn_fences_the_old_agent_live_and_the_next_agent_resumes(
     latest = api.get("/identities/planner-1/checkpoints/latest").json()
     assert latest["version"] == 3
     assert json.loads(base64.b64decode(latest["data"])) == v3
-    expect(page.locator("#lease-holder")).to_have_text(new_agent, timeout=3000)
+    expect(page.locator("#lease-holder")).to_have_text(new_agent, timeout=8000)
     expect(page.locator("#lease-token")).to_have_text(f"#{new_token}")
     assert save(api, "planner-1", new_agent, new_token, {"step": 3}).status_code == 201
-    expect(page.locator("#checkpoint-version")).to_contain_text("v4", timeout=3000)
+    expect(page.locator("#checkpoint-version")).to_contain_text("v4", timeout=8000)
     screenshot(page, "recovery-respawn-story")
 
 
@@ -113,7 +113,7 @@ def test_reset_moves_to_the_next_generation_after_typing_the_name(
     page.locator("#confirm-panel input[name=confirm_name]").fill("writer-1")
     page.locator("#confirm-panel button[data-confirm]").click()
     expect(page.locator("#action-result")).to_contain_text("writer-1 reset.")
-    expect(page.locator("#generation")).to_have_text("1", timeout=3000)
+    expect(page.locator("#generation")).to_have_text("1", timeout=8000)
     expect(page.locator("#checkpoint-version")).to_contain_text("none yet")
     expect(page.locator("#identity-checkpoints tr.archived")).to_have_count(1)
     assert save(api, "writer-1", agent, token, {"draft": "late"}).json()["code"] == "stale_fencing_token"
@@ -134,7 +134,7 @@ def test_retire_from_the_identity_page_then_bulk_respawn_on_the_roster(
     expect(panel).to_contain_text("send and dispatch are refused from now on")
     panel.locator("button[data-confirm]").click()
     expect(page.locator("#action-result")).to_contain_text("crew-1 retired.")
-    expect(page.locator("#identity-state")).to_have_text("retiring", timeout=3000)
+    expect(page.locator("#identity-state")).to_have_text("retiring", timeout=8000)
     expect(page.locator("#identity-why")).to_contain_text("retiring: no new deliveries are accepted")
     screenshot(page, "recovery-retired")
 
@@ -146,5 +146,5 @@ def test_retire_from_the_identity_page_then_bulk_respawn_on_the_roster(
     page.locator("#bulk-confirm button[data-confirm]").click()
     expect(page.locator("#bulk-confirm")).to_contain_text("Respawned 2 of 2 identities")
     # The page filters on retiring: once respawned, they leave it live.
-    expect(page.locator("#roster-table .empty")).to_contain_text("No identity matches this filter", timeout=3000)
+    expect(page.locator("#roster-table .empty")).to_contain_text("No identity matches this filter", timeout=8000)
     assert api.get("/identities/crew-1").json()["state"] == "active"

@@ -26,7 +26,7 @@ def test_runtime_state_change_through_the_api_appears_on_the_runtime_page_live(
     api = httpx.Client(base_url=f"{live_server_url}/api/v1", headers={"Authorization": f"Bearer {api_token}"})
     assert api.put(f"/runtimes/{rid}/state", json={"state": "initializing"}).status_code == 200
     row = page.locator(f'tr[data-runtime-id="{rid}"]')
-    expect(row).to_be_visible(timeout=3000)
+    expect(row).to_be_visible(timeout=8000)
     expect(row.locator(".badge")).to_have_text("initializing")
 
     row.locator("a").click()
@@ -39,7 +39,7 @@ def test_runtime_state_change_through_the_api_appears_on_the_runtime_page_live(
     state = {"input_id": input_id, "current_state": "accepted", "created_at": NOW, "updated_at": NOW}
     response = api.put(f"/runtimes/{rid}/state", json={"state": "idle", "input_states": [state]})
     assert response.status_code == 200, response.text
-    expect(page.locator("#runtime-state-badge")).to_have_text("idle", timeout=3000)
+    expect(page.locator("#runtime-state-badge")).to_have_text("idle", timeout=8000)
     expect(page.locator("#runtime-allowed-next")).to_contain_text("running")
     expect(page.locator(f"#input-{input_id}")).to_be_visible()
 
@@ -49,7 +49,7 @@ def test_runtime_state_change_through_the_api_appears_on_the_runtime_page_live(
         "input_updates": [{**state, "current_state": "applied"}],
     })
     assert applied.status_code == 200, applied.text
-    expect(page.locator("#runtime-receipts")).to_contain_text(run_id, timeout=3000)
+    expect(page.locator("#runtime-receipts")).to_contain_text(run_id, timeout=8000)
     expect(page.locator(f"#input-{input_id} .badge")).to_have_text("applied")
     assert page.evaluate("window.__sameDocument") is True
     screenshot(page, "runtime-live")

@@ -23,7 +23,7 @@ def test_session_inbox_shows_enqueue_claim_and_cancel_live(page: Any, live_serve
     work = {"payloads": [{"type": "turn_input", "input": {"text": "summarise the logs"}}]}
     first = api.post("/sessions/inbox-e2e/queue", json=work).json()
     session_link = page.locator('a[href="/sessions/inbox-e2e/"]')
-    expect(session_link).to_be_visible(timeout=3000)
+    expect(session_link).to_be_visible(timeout=8000)
     expect(page.locator("td.pending-count")).to_have_text("1")
 
     session_link.click()
@@ -36,21 +36,21 @@ def test_session_inbox_shows_enqueue_claim_and_cancel_live(page: Any, live_serve
     assert api.post(f"/agents/{agent}/register").status_code == 200
     claim = api.post("/sessions/inbox-e2e/queue/claim", json={"agent_id": agent, "lease_ttl_ms": 90_000})
     assert claim.status_code == 200
-    expect(first_row.locator(".status")).to_have_text("claimed", timeout=3000)
+    expect(first_row.locator(".status")).to_have_text("claimed", timeout=8000)
     expect(first_row.locator(".owner")).to_have_text(agent)
     countdown = first_row.locator(".expires")
     expect(countdown).to_have_text(re.compile(r"^in 1m \d+s$"))
     before = countdown.inner_text()
-    expect(countdown).not_to_have_text(before, timeout=3000)  # it ticks without a round trip
+    expect(countdown).not_to_have_text(before, timeout=8000)  # it ticks without a round trip
     expect(first_row.locator("button.cancel")).to_have_count(0)  # a claimed batch cannot be cancelled
 
     second = api.post("/sessions/inbox-e2e/queue", json={**work, "source_key": "msg-2"}).json()
     second_row = page.locator(f'tr[data-batch-id="{second["batch_id"]}"]')
-    expect(second_row.locator(".status")).to_have_text("pending", timeout=3000)
+    expect(second_row.locator(".status")).to_have_text("pending", timeout=8000)
     screenshot(page, "session-inbox-live")
 
     page.once("dialog", lambda dialog: dialog.accept())
     second_row.locator("button.cancel").click()
-    expect(second_row).to_have_count(0, timeout=3000)
+    expect(second_row).to_have_count(0, timeout=8000)
     expect(first_row.locator(".status")).to_have_text("claimed")
     assert [b["batch_id"] for b in api.get("/sessions/inbox-e2e/queue").json()["items"]] == [first["batch_id"]]
