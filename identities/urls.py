@@ -13,6 +13,7 @@ from identities import (
     views_roster,
     views_runtimes,
     views_sessions,
+    views_tokens,
 )
 
 urlpatterns = [
@@ -34,4 +35,7 @@ urlpatterns = [
     path("sessions/<str:session_id>/", views_sessions.session_detail, name="session"),
     path("sessions/<str:session_id>/queue/<str:batch_id>/cancel/", views_sessions.cancel_batch, name="session-cancel"),
     path("sessions/<str:session_id>/maintenance/<str:action>/", views_sessions.maintenance, name="session-maintenance"),
+    path("tokens/", views_tokens.tokens, name="tokens"),
+    path("tokens/create/", views_tokens.create_token, name="token-create"),
+    path("tokens/<int:token_id>/revoke/", views_tokens.revoke_token, name="token-revoke"),
 ]

@@ -1,5 +1,6 @@
-"""The audit log: who did what to which identity, when, with what result; and the stale writes that
-fencing rejected (the evidence a zombie owner was stopped). Live on `identity.` events."""
+"""The audit log: who did what to which identity (or session, or API token), when, with what result; and
+the stale writes that fencing rejected (the evidence a zombie owner was stopped). Live on `identity.`
+events."""
 
 from __future__ import annotations
 
@@ -8,20 +9,21 @@ from typing import Any
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
+from identities.audit_subjects import subject_of
 from identities.form_input import clean_text
-from identities.timeline_view import audit_item
 from identities.views import PAGE_SIZE, page_number, pages, role_required
 from stores.registry import event_log, identity_runtime
 from swarmsite.roles import VIEWER
 
 SHOWS = ("actions", "rejections")
+SUBJECT_MAX = 220  # AuditEntry.identity: a session id behind its "session:" prefix
 
 
 @role_required(VIEWER)
 def audit_log(request: HttpRequest) -> HttpResponse:
     show = request.GET.get("show", "actions")
     show = show if show in SHOWS else "actions"
-    identity, _ = clean_text(request.GET.get("identity", ""), 200, "identity")
+    identity, _ = clean_text(request.GET.get("identity", ""), SUBJECT_MAX, "subject")
     page = page_number(request)
     registry = identity_runtime().registry()
     who, offset = identity or None, (page - 1) * PAGE_SIZE
@@ -31,6 +33,6 @@ def audit_log(request: HttpRequest) -> HttpResponse:
         context.update(rejections=rejections.items, pagination=pages(rejections.total, page))
     else:
         audits = registry.list_audit(identity=who, offset=offset, limit=PAGE_SIZE)
-        context.update(entries=[(r, audit_item(r)) for r in audits.items], pagination=pages(audits.total, page))
+        context.update(entries=[(r, subject_of(r)) for r in audits.items], pagination=pages(audits.total, page))
     template = "audit/list.html#audit-table" if request.htmx else "audit/list.html"  # type: ignore[attr-defined]
     return render(request, template, context)

@@ -1,7 +1,8 @@
 """Sessions pages: the list (head revision, node count, pending and claimed work) and one session (the
 active path of its graph, its head, its inbox with claim owners and live expiry countdowns). Operators
 cancel unclaimed batches; admins vacuum and GC after seeing a dry run. Both pages refresh themselves
-live on `queue.` and `session.` events."""
+live on `queue.` and `session.` events. Cancels and applied vacuum/GC runs are audited with the subject
+`session:<id>`."""
 
 from __future__ import annotations
 
@@ -17,15 +18,26 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
+from identities.audit_subjects import session_subject
 from identities.views import PAGE_SIZE, page_number, pages, role_required
+from identities.views_recovery import BATCH_ID_MAX, audit
 from stores.errors import NotFound
 from stores.persistence import epoch_ms
-from stores.persistence_types import ActivePath
+from stores.persistence_types import ActivePath, GcReport, VacuumReport
 from stores.queue_types import QueuedWorkBatch
-from stores.registry import event_log, runtime_persistence
+from stores.registry import event_log, identity_runtime, runtime_persistence
 from swarmsite.roles import ADMIN, OPERATOR, VIEWER, has_role
 
 QUEUE_SHOWN = 100
+SESSION_ID_MAX = 200  # the sessions table's key
+
+
+def checked_session(session_id: str) -> str:
+    """404 for an id no session can have: PostgreSQL fails on NUL bytes, and the audit column has no
+    room for more."""
+    if len(session_id) > SESSION_ID_MAX or "\x00" in session_id:
+        raise Http404("no such session")
+    return session_id
 
 
 def moment(ms: int) -> datetime:
@@ -119,11 +131,18 @@ def session_detail(request: HttpRequest, session_id: str) -> HttpResponse:
 def cancel_batch(request: HttpRequest, session_id: str, batch_id: str) -> HttpResponse:
     if not has_role(request.user, OPERATOR):
         raise PermissionDenied("cancelling queued work needs the operator role")
-    store = runtime_persistence().open(session_id)
-    if store.cancel_queued_work_batch(session_id, batch_id) is None:
-        messages.error(request, f"Batch {batch_id} was not cancelled: it is claimed, finished or gone.")
+    checked_session(session_id)
+    shown = batch_id[:BATCH_ID_MAX].replace("\x00", "")
+    cancelled = None
+    if shown == batch_id:  # a batch id no batch can have (too long, NUL) cancels nothing
+        cancelled = runtime_persistence().open(session_id).cancel_queued_work_batch(session_id, batch_id)
+    why = "" if cancelled else "the batch is claimed, finished or gone"
+    audit(identity_runtime(), request, "batch_cancelled", session_subject(session_id), ok=cancelled is not None,
+          result={"batch_id": shown, "detail": why})
+    if cancelled is None:
+        messages.error(request, f"Batch {shown} was not cancelled: it is claimed, finished or gone.")
     else:
-        messages.success(request, f"Batch {batch_id} was cancelled.")
+        messages.success(request, f"Batch {shown} was cancelled.")
     if request.htmx:  # type: ignore[attr-defined]
         return render(request, "sessions/detail.html#session-detail", _detail_context(session_id))
     return redirect("session", session_id=session_id)
@@ -137,9 +156,11 @@ def maintenance(request: HttpRequest, session_id: str, action: str) -> HttpRespo
         raise PermissionDenied("vacuum and GC need the admin role")
     if action not in ("vacuum", "gc"):
         raise Http404("unknown maintenance action")
-    store = runtime_persistence().open(session_id)
+    store = runtime_persistence().open(checked_session(session_id))
     dry_run = request.POST.get("apply") != "1"
     report = store.vacuum(dry_run=dry_run) if action == "vacuum" else store.gc_unreachable(dry_run=dry_run)
+    if not dry_run:  # a dry run changes nothing, so only the real thing is audited
+        audit_maintenance(request, session_id, report)
     context = {"session_id": session_id, "action": action, "report": report}
     if request.htmx:  # type: ignore[attr-defined]
         return render(request, "sessions/maintenance.html", context)
@@ -147,3 +168,14 @@ def maintenance(request: HttpRequest, session_id: str, action: str) -> HttpRespo
         return render(request, "sessions/maintenance_page.html", context)
     messages.success(request, f"{action} done.")
     return redirect("session", session_id=session_id)
+
+
+def audit_maintenance(request: HttpRequest, session_id: str, report: VacuumReport | GcReport) -> None:
+    result: dict[str, Any]
+    if isinstance(report, VacuumReport):
+        action, ok, result = "session_vacuumed", True, {"removed_nodes": report.removed_node_count}
+    else:
+        action, ok = "session_gc", report.aborted is None
+        result = ({"deleted_blobs": report.deleted_blob_count, "retained_blobs": report.retained_blob_count}
+                  if ok else {"error": "gc_aborted", "detail": report.aborted})
+    audit(identity_runtime(), request, action, session_subject(session_id), ok=ok, result=result)

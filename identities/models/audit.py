@@ -4,12 +4,17 @@ from django.db import models
 
 
 class AuditEntry(models.Model):
-    """Who did what to an identity, when, why, and how it ended. Written with the action itself."""
+    """Who did what to an identity (or a session, or an API token), when, why, and how it ended. Written
+    with the action itself."""
 
     id = models.BigAutoField(primary_key=True)
     actor = models.CharField(max_length=200)
     action = models.CharField(max_length=32)
-    identity = models.CharField(max_length=200)
+    # Room for a session id (200) behind its "session:" prefix.
+    identity = models.CharField(
+        max_length=220,
+        help_text='The subject: an identity name, or "session:<id>" / "token:<name>" for session and token actions.',
+    )
     reason = models.CharField(max_length=1000, blank=True, default="")
     ok = models.BooleanField(default=True)
     result = models.JSONField(default=dict, blank=True)
