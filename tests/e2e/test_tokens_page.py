@@ -39,7 +39,12 @@ def test_admin_creates_a_token_sees_the_secret_once_and_revokes_it(page: Any, li
     assert secret not in page.content()
 
     dialogs: list[str] = []
-    page.once("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.accept()))
+
+    def confirm(dialog: Any) -> None:
+        dialogs.append(dialog.message)
+        dialog.accept()
+
+    page.once("dialog", confirm)
     row.locator("button.revoke").click()
     expect(row.locator(".revoked-at")).to_contain_text("revoked", timeout=10_000)
     expect(row.locator("button.revoke")).to_have_count(0)
