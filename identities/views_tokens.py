@@ -10,16 +10,14 @@ from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 from django_htmx.http import trigger_client_event
 
-from identities.audit_subjects import token_subject
+from identities import tokens as token_service
 from identities.form_input import clean_text
 from identities.views import PAGE_SIZE, page_number, pages, role_required
-from identities.views_recovery import audit
-from stores.registry import identity_runtime
+from identities.views_recovery import actor_of
 from swarmsite.models import ApiToken
 from swarmsite.roles import ADMIN
 
@@ -64,9 +62,7 @@ def create_token(request: HttpRequest) -> HttpResponse:
         error = f"the scope must be one of {', '.join(SCOPES)}"
     if error:
         return _page(request, 422, {"name": name, "scope": scope if scope in SCOPES else "agent", "error": error})
-    token, secret = ApiToken.issue(name, scope)
-    audit(identity_runtime(), request, "token_created", token_subject(name), ok=True,
-          result={"prefix": token.prefix, "scope": scope})
+    token, secret = token_service.issue_token(actor_of(request), name, scope)
     response = _page(request, created=token, secret=secret)
     return trigger_client_event(response, CHANGED) if request.htmx else response  # type: ignore[attr-defined]
 
@@ -77,11 +73,8 @@ def revoke_token(request: HttpRequest, token_id: int) -> HttpResponse:
     token = ApiToken.objects.filter(pk=token_id).first()
     if token is None:
         raise Http404("no such token")
-    # Conditional on still being active, so two revokes (two tabs, a double click) audit one change.
-    revoked = ApiToken.objects.filter(pk=token_id, revoked_at__isnull=True).update(revoked_at=timezone.now()) == 1
+    revoked = token_service.revoke_token(actor_of(request), token)
     detail = "" if revoked else "the token was already revoked"
-    audit(identity_runtime(), request, "token_revoked", token_subject(token.name), ok=revoked,
-          result={"prefix": token.prefix, "detail": detail})
     (messages.success if revoked else messages.error)(
         request, f"Token {token.name} ({token.prefix}…) revoked." if revoked else f"Token {token.name}: {detail}."
     )

@@ -5,7 +5,6 @@ from typing import Any
 from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
-from django.utils import timezone
 
 from swarmsite.models import ApiToken
 
@@ -23,7 +22,9 @@ class ApiTokenAdmin(admin.ModelAdmin[ApiToken]):
         if change:
             super().save_model(request, obj, form, change)
             return
-        token, secret = ApiToken.issue(obj.name, obj.scope)
+        from identities.tokens import issue_token
+
+        token, secret = issue_token(f"admin:{request.user.get_username()}", obj.name, obj.scope)
         obj.pk, obj.secret_hash, obj.prefix = token.pk, token.secret_hash, token.prefix
         self.message_user(
             request, f"Token created. Copy the secret now, it is shown only once: {secret}", messages.WARNING
@@ -31,5 +32,8 @@ class ApiTokenAdmin(admin.ModelAdmin[ApiToken]):
 
     @admin.action(description="Revoke the selected tokens")
     def revoke(self, request: HttpRequest, queryset: QuerySet[ApiToken]) -> None:
-        count = queryset.filter(revoked_at__isnull=True).update(revoked_at=timezone.now())
+        from identities.tokens import revoke_token
+
+        actor = f"admin:{request.user.get_username()}"
+        count = sum(revoke_token(actor, token) for token in queryset.filter(revoked_at__isnull=True))
         self.message_user(request, f"Revoked {count} token(s).")

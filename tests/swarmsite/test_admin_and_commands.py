@@ -77,3 +77,22 @@ def test_ensure_admin_creates_one_superuser_with_the_admin_role(monkeypatch: pyt
     assert admins.count() == 1
     assert admins[0].check_password("from-the-env-1")
     assert admins[0].groups.filter(name="admin").exists()
+
+
+def test_token_changes_from_the_admin_and_the_command_are_audited(admin_client: Client) -> None:
+    from identities.models import AuditEntry
+
+    admin_client.post("/admin/swarmsite/apitoken/add/", {"name": "via-admin", "scope": "agent"})
+    token = ApiToken.objects.get(name="via-admin")
+    admin_client.post(
+        "/admin/swarmsite/apitoken/", {"action": "revoke", "_selected_action": [token.pk]}
+    )
+    call_command("create_api_token", "via-command", stdout=io.StringIO())
+    token.refresh_from_db()
+    assert token.revoked_at is not None
+    entries = list(AuditEntry.objects.order_by("id").values_list("action", "identity", "actor"))
+    assert entries == [
+        ("token_created", "token:via-admin", "admin:admin"),
+        ("token_revoked", "token:via-admin", "admin:admin"),
+        ("token_created", "token:via-command", "manage.py create_api_token"),
+    ]
