@@ -11,7 +11,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from stores.errors import Serialization, UnsupportedRecordSchemaVersion
+from stores.contracts import FenceGuard
+from stores.errors import Serialization, SessionBindingMismatch, UnsupportedRecordSchemaVersion
+from stores.fencing import check_fence
 from stores.persistence_types import (
     Append,
     BlobRef,
@@ -34,6 +36,7 @@ from stores.queue_types import (
     QueuedWorkPayload,
     SlotPolicy,
 )
+from stores.types import Fence
 
 MANIFEST_SCHEMA_VERSION = 1
 VOLATILE_KEYS = frozenset({"node_id", "parent_node_id", "leaf_node_id", "timestamp"})
@@ -360,3 +363,26 @@ def head_payload(session_id: str, result: RuntimeCommitResult, leaf_node_id: str
     return {"session_id": session_id, "head_revision": result.head_revision, "checkpoint_ref": result.checkpoint_ref,
             "leaf_node_id": leaf_node_id, "graph_node_count": node_count,
             "completed_batch_ids": list(completed_batch_ids)}
+
+
+class SessionBound:
+    """What every RuntimePersistence backend shares: it is bound to one session and fences its writes."""
+
+    _session_id: str
+    _fence_guard: FenceGuard | None
+
+    @property
+    def session_id(self) -> str:
+        return self._session_id
+
+    def _check_binding(self, session_id: str) -> None:
+        if session_id != self._session_id:
+            raise SessionBindingMismatch(
+                f"this store is bound to session {self._session_id!r}, not {session_id!r}",
+                bound_session_id=self._session_id,
+                attempted_session_id=session_id,
+            )
+
+    def _check_fence(self, fence: Fence | None, operation: str) -> None:
+        """Runs inside the write's transaction, so a newer grant cannot slip between check and write."""
+        check_fence(self._fence_guard, fence, operation)

@@ -21,13 +21,12 @@ from stores.errors import (
     HeadRevisionConflict,
     NotFound,
     RuntimeTurnCommitConflict,
-    SessionBindingMismatch,
     SessionNodeConflict,
     UnsupportedReadScope,
 )
 from stores.events import InMemoryEventLog
-from stores.fencing import check_fence
 from stores.persistence import (
+    SessionBound,
     active_path,
     blob_ref,
     checkpoint_blobs,
@@ -109,7 +108,7 @@ class InMemoryPersistenceState:
         return self.sessions[session_id]
 
 
-class InMemoryRuntimePersistence(InMemoryQueueMixin, InMemoryUpkeepMixin):
+class InMemoryRuntimePersistence(SessionBound, InMemoryQueueMixin, InMemoryUpkeepMixin):
     def __init__(
         self,
         state: InMemoryPersistenceState,
@@ -125,23 +124,8 @@ class InMemoryRuntimePersistence(InMemoryQueueMixin, InMemoryUpkeepMixin):
         self._clock = clock
         self._fence_guard = fence_guard
 
-    @property
-    def session_id(self) -> str:
-        return self._session_id
-
     def durability_tier(self) -> DurabilityTier:
         return DurabilityTier.INLINE
-
-    def _check_binding(self, session_id: str) -> None:
-        if session_id != self._session_id:
-            raise SessionBindingMismatch(
-                f"this store is bound to session {self._session_id!r}, not {session_id!r}",
-                bound_session_id=self._session_id,
-                attempted_session_id=session_id,
-            )
-
-    def _check_fence(self, fence: Fence | None, operation: str) -> None:
-        check_fence(self._fence_guard, fence, operation)
 
     # --- reads ---------------------------------------------------------------------------------
 

@@ -27,13 +27,12 @@ from stores.errors import (
     HeadRevisionConflict,
     NotFound,
     RuntimeTurnCommitConflict,
-    SessionBindingMismatch,
     SessionNodeConflict,
     UnsupportedReadScope,
 )
-from stores.fencing import check_fence
 from stores.models.persistence import PersistedSession, SessionBlob, SessionNode, SessionTurnCommit
 from stores.persistence import (
+    SessionBound,
     active_path,
     blob_ref,
     checkpoint_blobs,
@@ -73,7 +72,7 @@ from stores.types import Fence, Page
 log = logging.getLogger(__name__)
 
 
-class OrmRuntimePersistence(OrmQueueMixin, OrmUpkeepMixin):
+class OrmRuntimePersistence(SessionBound, OrmQueueMixin, OrmUpkeepMixin):
     def __init__(
         self,
         session_id: str,
@@ -89,24 +88,8 @@ class OrmRuntimePersistence(OrmQueueMixin, OrmUpkeepMixin):
         self._fence_guard = fence_guard
         self._gc_every = gc_every_commits
 
-    @property
-    def session_id(self) -> str:
-        return self._session_id
-
     def durability_tier(self) -> DurabilityTier:
         return DurabilityTier.DURABLE
-
-    def _check_binding(self, session_id: str) -> None:
-        if session_id != self._session_id:
-            raise SessionBindingMismatch(
-                f"this store is bound to session {self._session_id!r}, not {session_id!r}",
-                bound_session_id=self._session_id,
-                attempted_session_id=session_id,
-            )
-
-    def _check_fence(self, fence: Fence | None, operation: str) -> None:
-        """Runs inside the write's transaction, so a newer grant cannot slip between check and write."""
-        check_fence(self._fence_guard, fence, operation)
 
     def _session_row(self, now: datetime, *, lock: bool) -> PersistedSession:
         PersistedSession.objects.get_or_create(
