@@ -58,7 +58,7 @@ def populate(start: int, stop: int) -> None:
     from django.db import transaction
 
     from identities.types import DurableAgentSpec
-    from stores.registry import identity_runtime, lifecycle_store
+    from swarmsite.composition import identity_runtime, lifecycle_store
 
     runtime = identity_runtime()
     agent = uuid.uuid4()

@@ -20,8 +20,8 @@ from identities.models import (
     StaleWriteRejection,
 )
 from identities.types import validate_identity
+from identities.wiring import identity_runtime
 from stores.errors import StorageError
-from stores.registry import identity_runtime
 
 
 class ReadOnly(admin.ModelAdmin[Any]):

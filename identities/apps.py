@@ -5,4 +5,4 @@ from django.apps import AppConfig
 
 class IdentitiesConfig(AppConfig):
     name = "identities"
-    verbose_name = "Identities and dashboard"
+    verbose_name = "Identities"

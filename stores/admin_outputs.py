@@ -8,7 +8,7 @@ from typing import Any
 from django.contrib import admin
 from django.urls import reverse
 
-from stores.admin import ReadOnlyAdmin
+from stores.admin_base import ReadOnlyAdmin
 from stores.models import Output, OutputLink
 
 

@@ -13,7 +13,7 @@ from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
-from stores.admin import ReadOnlyAdmin
+from stores.admin_base import ReadOnlyAdmin
 from stores.models import (
     AttachmentManifestRecord,
     PersistedSession,
@@ -22,7 +22,7 @@ from stores.models import (
     SessionNode,
     SessionTurnCommit,
 )
-from stores.registry import runtime_persistence
+from stores.wiring import runtime_persistence
 
 
 @admin.register(PersistedSession)

@@ -11,7 +11,7 @@ from typing import Any
 
 from django.contrib import admin
 
-from stores.admin import ReadOnlyAdmin
+from stores.admin_base import ReadOnlyAdmin
 from stores.models import OAuthFlowSnapshot, Runtime, RuntimeBoundaryReceipt, RuntimeInputState
 
 

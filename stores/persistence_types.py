@@ -7,6 +7,8 @@ Opaque agent data (turn state, agent frames, node payloads) is JSON; snapshot bl
 from __future__ import annotations
 
 import enum
+import hashlib
+import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -209,8 +211,6 @@ class RuntimeCommit:
 
     def with_turn_commit(self, turn_id: str) -> RuntimeCommit:
         """Stamp the commit as turn `turn_id`'s final commit, hashed independently of the CAS revision."""
-        from stores.persistence import turn_commit_hash
-
         stamp = RuntimeTurnCommitStamp(self.session_id, turn_id, turn_commit_hash(self))
         return replace(self, turn_commit=stamp)
 
@@ -279,3 +279,81 @@ class SessionSummary:
     claimed_count: int
     created_at: datetime
     updated_at: datetime
+
+
+# --- the turn commit hash (semantics 5.2): a value's own fingerprint, so it lives beside the values ---
+
+VOLATILE_KEYS = frozenset({"node_id", "parent_node_id", "leaf_node_id", "timestamp"})
+
+
+def canonical_json(value: Any) -> bytes:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=_json_default).encode()
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, bytes):
+        return value.hex()
+    if isinstance(value, tuple | list):
+        return list(value)
+    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
+
+
+def ledger_json(entry: TokenLedgerEntry) -> dict[str, Any]:
+    u = entry.usage
+    return {"source": entry.source, "model": entry.model, "input_tokens": u.input_tokens,
+            "output_tokens": u.output_tokens, "cached_input_tokens": u.cached_input_tokens,
+            "reasoning_tokens": u.reasoning_tokens}
+
+
+def _node_json(node: SessionNodeRecord) -> dict[str, Any]:
+    return {"node_id": node.node_id, "parent_node_id": node.parent_node_id, "caused_by": node.caused_by,
+            "agent_frame_id": node.agent_frame_id, "timestamp": node.timestamp, "payload": dict(node.payload)}
+
+
+def _graph_json(commit: RuntimeCommit) -> dict[str, Any]:
+    delta = commit.graph
+    if isinstance(delta, Append):
+        return {"append": {"nodes": [_node_json(n) for n in delta.nodes], "leaf_node_id": delta.leaf_node_id}}
+    if isinstance(delta, ReplaceFull):
+        graph = delta.graph
+        return {"replace_full": {"nodes": [_node_json(n) for n in graph.nodes], "leaf_node_id": graph.leaf_node_id}}
+    assert isinstance(delta, Unchanged)
+    return {"unchanged": {"leaf_node_id": delta.leaf_node_id}}
+
+
+def _strip_volatile(value: Any, *, in_message: bool = False) -> Any:
+    """Drop what differs between retries of the same turn: node ids, timestamps, message ids."""
+    if isinstance(value, Mapping):
+        is_message = "role" in value
+        out = {}
+        for key, item in value.items():
+            if key in VOLATILE_KEYS or (key == "id" and (is_message or in_message)):
+                continue
+            # Parts of a message (its content/parts lists) lose their ids too.
+            out[key] = _strip_volatile(item, in_message=is_message and key in ("content", "parts"))
+        return out
+    if isinstance(value, list | tuple):
+        return [_strip_volatile(item, in_message=in_message) for item in value]
+    return value
+
+
+def turn_commit_hash(commit: RuntimeCommit) -> str:
+    """SHA-256 of the commit without its CAS revision, its stamp and volatile keys (semantics 5.2)."""
+    cp = commit.checkpoint
+    body = {
+        "session_id": commit.session_id,
+        "config": {"provider_id": commit.config.provider_id, "model": commit.config.model},
+        "agent_frames": [dict(f) for f in commit.agent_frames],
+        "current_agent_frame_id": commit.current_agent_frame_id,
+        "graph": _graph_json(commit),
+        "checkpoint": {"turn_state": cp.turn_state, "tool_state": cp.tool_state, "plugin_snapshot": cp.plugin_snapshot,
+                       "plugin_snapshot_revision": cp.plugin_snapshot_revision, "execution_state": cp.execution_state},
+        "usage_deltas": [ledger_json(e) for e in commit.usage_deltas],
+        "completed_queue_claims": [
+            {"session_id": c.session_id, "claim_id": c.claim_id, "lease_token": c.lease_token,
+             "batch_ids": list(c.batch_ids)}
+            for c in commit.completed_queue_claims
+        ],
+        "committed_attachment_ids": list(commit.committed_attachment_ids),
+    }
+    return hashlib.sha256(canonical_json(_strip_volatile(json.loads(canonical_json(body))))).hexdigest()

@@ -22,7 +22,7 @@ class ApiTokenAdmin(admin.ModelAdmin[ApiToken]):
         if change:
             super().save_model(request, obj, form, change)
             return
-        from identities.tokens import issue_token
+        from swarmsite.api.tokens import issue_token
 
         token, secret = issue_token(f"admin:{request.user.get_username()}", obj.name, obj.scope)
         obj.pk, obj.secret_hash, obj.prefix = token.pk, token.secret_hash, token.prefix
@@ -32,7 +32,7 @@ class ApiTokenAdmin(admin.ModelAdmin[ApiToken]):
 
     @admin.action(description="Revoke the selected tokens")
     def revoke(self, request: HttpRequest, queryset: QuerySet[ApiToken]) -> None:
-        from identities.tokens import revoke_token
+        from swarmsite.api.tokens import revoke_token
 
         actor = f"admin:{request.user.get_username()}"
         count = sum(revoke_token(actor, token) for token in queryset.filter(revoked_at__isnull=True))

@@ -12,8 +12,8 @@ django_asgi_app = get_asgi_application()  # must run before importing anything t
 from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 
-from identities.event_stream import OriginCheckExceptTokenStreams  # noqa: E402
-from identities.routing import websocket_urlpatterns  # noqa: E402
+from swarmsite.live.identity_stream import OriginCheckExceptTokenStreams  # noqa: E402
+from swarmsite.live.routing import websocket_urlpatterns  # noqa: E402
 from swarmsite.sweeper import SweeperMiddleware  # noqa: E402
 
 application = SweeperMiddleware(

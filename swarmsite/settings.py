@@ -166,8 +166,8 @@ SWARM_BACKENDS = {
 
 # Called with (expired agent records, now) inside the expiry's transaction: what a dead agent held is freed.
 SWARM_EXPIRY_HOOKS = [
-    "identities.hooks.free_leases_of_expired_agents",
-    "stores.backends.orm.persistence_hooks.release_claims_of_expired_agents",
+    "swarmsite.expiry_hooks.free_leases_of_expired_agents",
+    "swarmsite.expiry_hooks.release_claims_of_expired_agents",
 ]
 
 LOGGING = {

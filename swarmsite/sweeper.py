@@ -14,8 +14,8 @@ log = logging.getLogger(__name__)
 
 def sweep_once() -> int:
     """Expire silent agents (which frees what they held, through the expiry hooks), then leases past their TTL."""
-    from identities.hooks import sweep_leases
-    from stores.registry import lifecycle_store
+    from swarmsite.composition import lifecycle_store
+    from swarmsite.expiry_hooks import sweep_leases
 
     return len(lifecycle_store().expire_silent()) + sweep_leases()
 

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from django.test import Client
 
-from stores import registry
+from swarmsite import composition as registry
 
 
 def pytest_configure(config: pytest.Config) -> None:

@@ -7,7 +7,7 @@ from django.contrib.auth.models import User
 from django.test import Client
 
 from identities.types import DurableAgentSpec, IdentityState
-from stores.registry import identity_runtime
+from swarmsite.composition import identity_runtime
 
 pytestmark = pytest.mark.django_db
 

@@ -17,7 +17,7 @@ from django.db import connection
 from identities.errors import LeaseHeld
 from identities.types import DurableAgentSpec
 from stores.errors import StaleFencingToken
-from stores.registry import identity_runtime, lifecycle_store
+from swarmsite.composition import identity_runtime, lifecycle_store
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),

@@ -14,7 +14,6 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from stores import registry
 from stores.backends.memory.outputs import InMemoryOutputStore
 from stores.backends.orm.events import OrmEventLog
 from stores.backends.orm.outputs import OrmOutputStore
@@ -25,6 +24,7 @@ from stores.models import Output
 from stores.output_types import Final, InlineContent, OutputRecord, Progress
 from stores.outputs import ProducerSignal
 from stores.types import Fence
+from swarmsite import composition as registry
 
 DONE = Final(content=InlineContent("done"), ok=True)
 # Far above any wait below: a waiter that returns quickly was woken by the append, not by a poll.

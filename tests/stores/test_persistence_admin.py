@@ -9,7 +9,7 @@ from django.test import Client
 from stores.models import QueuedWorkBatchRecord
 from stores.persistence_types import Append, HydratedSessionCheckpoint, RuntimeCommit, SessionNodeRecord
 from stores.queue_types import QueuedWorkBatchDraft, QueuedWorkClaimBoundary, QueuedWorkPayload
-from stores.registry import runtime_persistence
+from swarmsite.composition import runtime_persistence
 
 pytestmark = pytest.mark.django_db
 

@@ -15,10 +15,10 @@ from django.utils import timezone
 from stores.backends.orm.events import OrmEventLog
 from stores.backends.orm.lifecycle import OrmLifecycleStore
 from stores.backends.orm.persistence import OrmRuntimePersistence, OrmRuntimePersistenceFactory
-from stores.backends.orm.persistence_hooks import release_claims_of_expired_agents
 from stores.models import EventRecord, PersistedSession, SessionBlob, SessionNode
 from stores.persistence_types import Append, FullGraph, HydratedSessionCheckpoint, RuntimeCommit, SessionNodeRecord
 from stores.queue_types import QueuedWorkBatchDraft, QueuedWorkClaimBoundary, QueuedWorkPayload
+from swarmsite.expiry_hooks import release_claims_of_expired_agents
 
 pytestmark = pytest.mark.django_db
 IDLE = QueuedWorkClaimBoundary.IDLE
@@ -102,7 +102,7 @@ def test_agent_expiry_releases_the_inbox_claims_it_held(settings: object) -> Non
         "runtime_persistence": "stores.backends.orm.persistence.OrmRuntimePersistenceFactory",
     }
     lifecycle = OrmLifecycleStore(events=OrmEventLog(), ttl_s=30, expiry_hooks=[release_claims_of_expired_agents])
-    from stores.registry import runtime_persistence
+    from swarmsite.composition import runtime_persistence
 
     store = runtime_persistence().open("inbox")
     enqueue(store, "one")

@@ -7,7 +7,7 @@ from urllib.parse import unquote
 
 from swarmclient.core import Call
 from swarmclient.endpoints import Endpoints
-from swarmsite.api import api
+from swarmsite.api.assembly import api
 
 
 class Recorder(Endpoints[Call]):

@@ -14,7 +14,7 @@ from django.test import Client
 from django.utils import timezone
 
 from stores.models import Agent
-from stores.registry import event_log, lifecycle_store
+from swarmsite.composition import event_log, lifecycle_store
 from swarmsite.models import ApiToken
 
 pytestmark = pytest.mark.django_db

@@ -7,13 +7,11 @@ before later checks). Blobs are content-addressed and GC really sweeps, as in th
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Sequence
-from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any
 
 from stores.backends.memory.persistence_queue import InMemoryQueueMixin
+from stores.backends.memory.persistence_state import HeadState, InMemoryPersistenceState, SessionState
 from stores.backends.memory.persistence_upkeep import InMemoryUpkeepMixin
 from stores.clock import Clock, system_clock
 from stores.contracts import EventSink, FenceGuard
@@ -44,11 +42,8 @@ from stores.persistence_types import (
     FULL_GRAPH,
     ActivePath,
     Append,
-    AttachmentManifestEntry,
-    BlobRef,
     DurabilityTier,
     FullGraph,
-    ModelConfig,
     PersistedSessionRead,
     ReplaceFull,
     RuntimeCommit,
@@ -58,54 +53,9 @@ from stores.persistence_types import (
     SessionNodeRecord,
     SessionReadScope,
     SessionSummary,
-    TokenLedgerEntry,
 )
 from stores.queue_types import QueuedWorkBatch
 from stores.types import Fence, Page
-
-
-@dataclass
-class _Head:
-    revision: int
-    config: ModelConfig
-    agent_frames: Sequence[Any]
-    current_agent_frame_id: str | None
-    checkpoint_ref: BlobRef
-    leaf_node_id: str | None
-    ledger: list[TokenLedgerEntry]
-
-
-@dataclass
-class _Session:
-    created_at: datetime
-    updated_at: datetime
-    head: _Head | None = None
-    nodes: list[SessionNodeRecord] = field(default_factory=list)
-    tombstoned: set[str] = field(default_factory=set)
-    blobs: dict[BlobRef, bytes] = field(default_factory=dict)
-    turns: dict[str, tuple[str, RuntimeCommitResult]] = field(default_factory=dict)
-    meta: SessionMeta | None = None
-    attachments: dict[str, AttachmentManifestEntry] = field(default_factory=dict)
-
-    def live_nodes(self) -> list[SessionNodeRecord]:
-        return [n for n in self.nodes if n.node_id not in self.tombstoned]
-
-
-class InMemoryPersistenceState:
-    """What every store opened from one factory shares (the in-memory 'database')."""
-
-    def __init__(self) -> None:
-        self.lock = threading.RLock()
-        self.sessions: dict[str, _Session] = {}
-        self.batches: dict[str, QueuedWorkBatch] = {}  # insertion order is enqueue order
-        self.lease_tokens: dict[str, str] = {}
-        self.source_keys: dict[tuple[str, str], str] = {}
-        self.last_seq = 0
-
-    def session(self, session_id: str, now: datetime) -> _Session:
-        if session_id not in self.sessions:
-            self.sessions[session_id] = _Session(created_at=now, updated_at=now)
-        return self.sessions[session_id]
 
 
 class InMemoryRuntimePersistence(SessionBound, InMemoryQueueMixin, InMemoryUpkeepMixin):
@@ -207,7 +157,7 @@ class InMemoryRuntimePersistence(SessionBound, InMemoryQueueMixin, InMemoryUpkee
             sess.blobs.update(blobs)
             sess.blobs[result.checkpoint_ref] = manifest_bytes
             sess.nodes, sess.tombstoned = nodes, tombstoned
-            sess.head = _Head(
+            sess.head = HeadState(
                 revision=result.head_revision,
                 config=commit.config,
                 agent_frames=tuple(commit.agent_frames),
@@ -228,7 +178,7 @@ class InMemoryRuntimePersistence(SessionBound, InMemoryQueueMixin, InMemoryUpkee
             return result
 
     def _next_graph(
-        self, sess: _Session | None, commit: RuntimeCommit
+        self, sess: SessionState | None, commit: RuntimeCommit
     ) -> tuple[list[SessionNodeRecord], set[str], str | None]:
         nodes = list(sess.nodes) if sess else []
         tombstoned = set(sess.tombstoned) if sess else set()
@@ -285,7 +235,7 @@ class InMemoryRuntimePersistenceFactory:
                     store.save_session_meta(initial_meta)
         return store
 
-    def _summary(self, session_id: str, sess: _Session, now_ms: int) -> SessionSummary:
+    def _summary(self, session_id: str, sess: SessionState, now_ms: int) -> SessionSummary:
         batches = [b for b in self._state.batches.values() if b.session_id == session_id and b.outcome is None]
         claimed = sum(1 for b in batches if b.is_held(now_ms))
         return SessionSummary(

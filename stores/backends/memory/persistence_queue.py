@@ -36,7 +36,7 @@ from stores.queue_types import (
 from stores.types import Fence
 
 if TYPE_CHECKING:
-    from stores.backends.memory.persistence import InMemoryPersistenceState
+    from stores.backends.memory.persistence_state import InMemoryPersistenceState
     from stores.contracts import EventSink
 
 

@@ -11,7 +11,7 @@ from stores.persistence import decode_manifest, epoch_ms
 from stores.persistence_types import AttachmentIntent, AttachmentManifestEntry, BlobRef, GcReport, VacuumReport
 
 if TYPE_CHECKING:
-    from stores.backends.memory.persistence import InMemoryPersistenceState, _Session
+    from stores.backends.memory.persistence_state import InMemoryPersistenceState, SessionState
     from stores.clock import Clock
 
 
@@ -84,7 +84,7 @@ class InMemoryUpkeepMixin:
                 self._stamp_attachments(sess, attachment_ids, epoch_ms(now))
 
     @staticmethod
-    def _stamp_attachments(sess: _Session, attachment_ids: Sequence[str], now_ms: int) -> None:
+    def _stamp_attachments(sess: SessionState, attachment_ids: Sequence[str], now_ms: int) -> None:
         for attachment_id in attachment_ids:
             entry = sess.attachments.get(attachment_id)
             if entry is not None and entry.committed_at_epoch_ms is None:

@@ -43,7 +43,6 @@ from stores.persistence import (
     head_payload,
     hydrate,
     ledger_from_json,
-    ledger_json,
     merge_ledger,
     node_ids_of,
     result_from_json,
@@ -66,6 +65,7 @@ from stores.persistence_types import (
     SessionNodeRecord,
     SessionReadScope,
     SessionSummary,
+    ledger_json,
 )
 from stores.types import Fence, Page
 

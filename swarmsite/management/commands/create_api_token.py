@@ -15,7 +15,7 @@ class Command(BaseCommand):
         parser.add_argument("--scope", choices=[s.value for s in ApiToken.Scope], default=ApiToken.Scope.AGENT)
 
     def handle(self, *args: Any, name: str, scope: str, **options: Any) -> None:
-        from identities.tokens import issue_token
+        from swarmsite.api.tokens import issue_token
 
         _, secret = issue_token("manage.py create_api_token", name, scope)
         self.stdout.write(secret)

@@ -1,0 +1,28 @@
+"""The overview: counts over every store (agents, identities, leases, inbox, outputs, rejected stale
+writes) and the recent events, all live."""
+
+from __future__ import annotations
+
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.utils import timezone
+
+from identities.dashboard_reads import dashboard_reads
+from swarmsite.composition import event_log, lifecycle_store
+from swarmsite.dashboard.common import role_required
+from swarmsite.roles import VIEWER
+
+RECENT_EVENTS = 25
+
+
+@role_required(VIEWER)
+def overview(request: HttpRequest) -> HttpResponse:
+    now = timezone.now()
+    context = {
+        "agent_counts": lifecycle_store().count_by_state(),
+        "counts": dashboard_reads().overview_counts(now),
+        "events": event_log().recent(limit=RECENT_EVENTS),
+        "last_event_id": event_log().latest_id(),
+    }
+    template = "overview/index.html#overview-counts" if request.htmx else "overview/index.html"  # type: ignore[attr-defined]
+    return render(request, template, context)

@@ -1,0 +1,127 @@
+"""The JSON event stream of one identity, for agents: ws/identities/<name>/events/.
+
+Authenticated by an API token (`Authorization: Bearer ...` on the handshake, or `?token=` for clients
+that cannot set headers). `?after=<event id>` resumes: the missed events from the log come first,
+then live ones, without gaps or repeats. Cookies play no part, so the origin check does not apply."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+from urllib.parse import parse_qs
+
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncWebsocketConsumer
+from channels.security.websocket import AllowedHostsOriginValidator
+
+from identities.errors import IdentityRuntimeError
+from identities.types import validate_identity
+from stores.events import subject_group
+from swarmsite.api.auth import BearerToken
+from swarmsite.composition import event_log, identity_runtime
+from swarmsite.live.publish import event_message
+
+REPLAY_PAGE = 500
+STREAM_PREFIX = "/ws/identities/"
+CLOSE_UNAUTHORIZED, CLOSE_UNKNOWN = 4401, 4404
+
+
+def _token_from(scope: Any, query: dict[str, list[str]]) -> str:
+    for name, value in scope.get("headers", []):
+        if name == b"authorization":
+            scheme, _, secret = value.decode("latin1").partition(" ")
+            if scheme.lower() == "bearer":
+                return secret.strip()
+    return (query.get("token") or [""])[0]
+
+
+def _authorized(secret: str) -> bool:
+    return BearerToken().authenticate(None, secret) is not None  # type: ignore[arg-type]
+
+
+def _known(name: str) -> bool:
+    try:
+        identity_runtime().status(validate_identity(name))
+    except IdentityRuntimeError:
+        return False
+    return True
+
+
+def _missed(name: str, after: int) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
+    while True:
+        page = event_log().since(after, limit=REPLAY_PAGE, subject_type="identity", subject_id=name)
+        out += [_wire(event_message(e)) for e in page]
+        if len(page) < REPLAY_PAGE:
+            return out
+        after = page[-1].id or after
+
+
+def _wire(message: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in message.items() if k != "type"}
+
+
+class IdentityEventsConsumer(AsyncWebsocketConsumer):
+    name = ""
+    group = ""
+    last_sent = 0
+
+    async def connect(self) -> None:
+        query = parse_qs(self.scope.get("query_string", b"").decode())
+        self.name = self.scope["url_route"]["kwargs"]["name"]
+        if not await database_sync_to_async(_authorized)(_token_from(self.scope, query)):
+            await self.close(code=CLOSE_UNAUTHORIZED)
+            return
+        if not await database_sync_to_async(_known)(self.name):
+            await self.close(code=CLOSE_UNKNOWN)
+            return
+        try:
+            after = max(0, int((query.get("after") or ["0"])[0]))
+        except ValueError:
+            after = 0
+        # Join before replaying: an event committed meanwhile arrives live and is deduplicated by id.
+        self.group = subject_group("identity", self.name)
+        await self.channel_layer.group_add(self.group, self.channel_name)
+        await self.accept()
+        await self._replay(after)
+
+    async def _replay(self, after: int) -> None:
+        for message in await database_sync_to_async(_missed)(self.name, max(after, self.last_sent)):
+            await self._send(message)
+
+    async def _send(self, message: dict[str, Any]) -> None:
+        event_id = message.get("id")
+        if event_id is not None:
+            if event_id <= self.last_sent:
+                return
+            self.last_sent = event_id
+        await self.send(text_data=json.dumps(message))
+
+    async def disconnect(self, code: int) -> None:
+        if self.group:
+            await self.channel_layer.group_discard(self.group, self.channel_name)
+
+    async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
+        """A client may ask again for what it missed: {"resume_after": <event id>}."""
+        try:
+            after = int(json.loads(text_data or "{}").get("resume_after", 0))
+        except (ValueError, TypeError, AttributeError):
+            return
+        await self._replay(after)
+
+    async def swarm_event(self, message: dict[str, Any]) -> None:
+        await self._send(_wire(message))
+
+
+class OriginCheckExceptTokenStreams:
+    """The origin check protects cookie-authenticated browser sockets; agents' token-authenticated
+    identity streams (which usually send no Origin header) go straight through."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+        self.checked = AllowedHostsOriginValidator(app)
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> Any:
+        if scope.get("type") == "websocket" and str(scope.get("path", "")).startswith(STREAM_PREFIX):
+            return await self.app(scope, receive, send)
+        return await self.checked(scope, receive, send)
