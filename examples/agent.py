@@ -16,7 +16,7 @@ with SwarmClient(os.environ.get("SWARM_URL", "http://127.0.0.1:8000"), os.enviro
         session = swarm.identity_status(NAME)["session_id"]
         print(f"{NAME} holds token {lease.token}: send it a message from its page", flush=True)
         while not lease.lost.is_set():  # a newer owner took over: stop
-            claim = swarm.claim(session)
+            claim = lease.claim(session)
             if claim is None:
                 lease.lost.wait(1)
                 continue

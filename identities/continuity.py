@@ -5,14 +5,15 @@ from __future__ import annotations
 from dataclasses import replace
 from uuid import UUID
 
-from identities.core import RuntimeCore, lease_error
+from identities.core import lease_error
 from identities.errors import InvalidState
+from identities.ownership import OwnershipOps
 from identities.types import Checkpoint, ContinuityRecord, ContinuityResolveState, ResolveKind
 from stores.errors import StaleFencingToken
 from stores.types import Fence, Page
 
 
-class CheckpointOps(RuntimeCore):
+class CheckpointOps(OwnershipOps):
     def checkpoint(
         self, identity: str, snapshot: bytes, *, token: int | None = None, agent_id: UUID | None = None,
         version: int | None = None,

@@ -129,6 +129,19 @@ class LeaseProvider(Protocol):
         """Create the identity's (free) lease row, so concurrent grants have a row to lock."""
         ...
 
+    def own(self, identity: str, kind: str, resource_ids: Sequence[str]) -> None:
+        """Record that `identity` owns these resources of `kind` (session, runtime, producer); a resource
+        already owned keeps its first owner. Runs in the caller's transaction."""
+        ...
+
+    def owner_of(self, kind: str, resource_id: str) -> str | None:
+        """The identity that owns the resource, or None (unowned resources are unfenced)."""
+        ...
+
+    def grant_of(self, token: int) -> tuple[str, UUID] | None:
+        """(identity, agent) the token was granted to by acquire; None for tokens minted by a fence."""
+        ...
+
 
 class IdentityRegistry(Protocol):
     """The roster in storage: specs and lifecycle states, managed peer edges, audit and rejections."""
@@ -202,4 +215,12 @@ class Inbox(Protocol):
         self, session_id: UUID, identity: str, payload: Mapping[str, Any], source_key: str, now: datetime
     ) -> tuple[str, bool]:
         """Enqueue; return (batch id, whether it is new). A repeated source_key returns the original."""
+        ...
+
+    def release_claims(self, session_id: UUID, why: str) -> int:
+        """End every claim on the session (its owner was fenced out); the batches are claimable at once."""
+        ...
+
+    def cancel_pending(self, session_id: UUID, why: str) -> list[str]:
+        """Cancel every batch left in the session's inbox (the session is being left behind); their ids."""
         ...

@@ -138,10 +138,19 @@ class RuntimeCore:
         self._events.emit(f"{SUBJECT}.{kind}", SUBJECT, identity, payload, now, durable=durable)
 
     def _emit_lost(self, lease: Lease, now: datetime, reason: str) -> None:
+        """A lease ended (timeout, agent expiry, marked, fenced): its holder's inbox claims end with it, in
+        the same transaction, so the next owner can claim those batches at once."""
+        released = self._revoke_claims(lease.identity, f"lease lost ({reason})")
         self._emit(
             "lease_lost", lease.identity, now, fencing_token=lease.fencing_token, holder=lease.holder,
-            reason=reason, expires_at=lease.expires_at,
+            reason=reason, expires_at=lease.expires_at, claims_released=released,
         )
+
+    def _revoke_claims(self, identity: str, why: str) -> int:
+        if self._inbox is None:
+            return 0
+        record = self._continuity.resolve_many([identity])[identity].record
+        return self._inbox.release_claims(record.session_id, why) if record is not None else 0
 
     def _check_lease(self, identity: str, now: datetime) -> int:
         """The current token of a live lease; NoActiveLease, or LeaseLost when it ran out (mobkit's check)."""
@@ -170,21 +179,28 @@ class RuntimeCore:
         ctx = exc.context
         identity = str(ctx.get("identity") or "")
         presented = ctx.get("presented_token")
-        if not identity or presented is None:
+        if not identity or (presented is None and exc.code == StaleFencingToken.code):
             return
+        if self._registry.find(identity) is None:
+            return  # no identity, nothing it owns: a refusal there protects nothing worth a record
         exc.recorded = True  # type: ignore[attr-defined]  # one record, however many layers see it
         agent = ctx.get("agent_id")
+        if agent is None and presented is not None:
+            granted = self._leases.grant_of(int(presented))
+            agent = granted[1] if granted is not None else None
         with self._atomic():
             record = self._registry.record_rejection(
                 StaleWriteRecord(
-                    identity=identity, agent_id=UUID(str(agent)) if agent else None, presented_token=int(presented),
+                    identity=identity, agent_id=UUID(str(agent)) if agent else None,
+                    presented_token=int(presented) if presented is not None else None,
                     current_token=ctx.get("current_token"), operation=str(ctx.get("operation") or "write"),
-                    created_at=now,
+                    created_at=now, code=exc.code, caller=str(ctx.get("caller") or ""),
                 )
             )
             self._emit(
                 "stale_write_rejected", identity, now, operation=record.operation, agent_id=record.agent_id,
                 presented_token=record.presented_token, current_token=record.current_token, rejection_id=record.id,
+                code=record.code, caller=record.caller,
             )
 
     @contextlib.contextmanager

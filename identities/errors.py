@@ -56,3 +56,9 @@ class WaitTimeout(IdentityRuntimeError):
     """wait_for_output saw no matching output before its deadline (the API answers 204)."""
 
     code = "wait_timeout"
+
+
+class OwnedInbox(IdentityRuntimeError, Conflict):
+    """A raw enqueue into an identity's session: its inbox is written by send/dispatch only."""
+
+    code = "owned_inbox"

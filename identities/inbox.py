@@ -32,3 +32,14 @@ class PersistenceInbox:
         )
         # A repeated source key answers with the batch stored earlier: not a new delivery.
         return batch.batch_id, batch.enqueued_at_ms >= before_ms
+
+    def release_claims(self, session_id: UUID, why: str) -> int:
+        return self._factory.open(str(session_id)).release_claims(why)
+
+    def cancel_pending(self, session_id: UUID, why: str) -> list[str]:
+        store = self._factory.open(str(session_id))
+        cancelled = []
+        for batch in store.list_pending_queued_work(str(session_id)):
+            if store.cancel_queued_work_batch(str(session_id), batch.batch_id) is not None:
+                cancelled.append(batch.batch_id)
+        return cancelled

@@ -31,7 +31,16 @@ class RecoveryOps(CheckpointOps):
         token, ended = self._leases.fence(identity)
         if ended is not None:
             self._emit_lost(ended, now, f"fenced by {action}")
+        else:  # no live lease, but claims made under an earlier one may still be held
+            self._revoke_claims(identity, f"fenced by {action}")
         return token
+
+    def _cancel_left_behind(self, record: ContinuityRecord | None, action: str) -> list[str]:
+        """Reset and delete leave the current session behind: what is still in its inbox is cancelled
+        (queue.cancelled events; the count is in the audit entry and the recovery preview), never orphaned."""
+        if record is None or self._inbox is None:
+            return []
+        return self._inbox.cancel_pending(record.session_id, f"session left behind by {action}")
 
     def _set_state(self, identity: str, state: IdentityState, now: datetime, reason: str = "") -> None:
         before = self._entry(identity).state
@@ -76,14 +85,16 @@ class RecoveryOps(CheckpointOps):
                 # A Broken record still names its generation; never reuse it (mobkit counted it as 0).
                 old_generation = resolved.record.generation if resolved.record is not None else -1
                 token = self._fence(identity, now, "reset")
+                cancelled = self._cancel_left_behind(resolved.record, "reset")
                 record = self._fresh_record(identity, old_generation + 1, uuid.uuid4())
                 self._continuity.upsert_continuity_record(record, token)
+                self._own_record(record)
                 archived = self._continuity.archive_generations_before(identity, record.generation)
                 self._set_state(identity, IdentityState.ACTIVE, now, reason=f"reset by {actor}")
                 self._finish(
                     actor, "reset", identity, reason, now, fencing_token=token, generation=record.generation,
                     previous_generation=None if resolved.kind == ResolveKind.UNINITIALIZED else old_generation,
-                    session_id=record.session_id, archived_checkpoints=archived,
+                    session_id=record.session_id, archived_checkpoints=archived, cancelled_batches=len(cancelled),
                 )
                 return record
 
@@ -111,9 +122,12 @@ class RecoveryOps(CheckpointOps):
             with self._atomic():
                 self._entry(identity)
                 token = self._fence(identity, now, "delete")
+                current = self._continuity.resolve_many([identity])[identity].record
+                cancelled = self._cancel_left_behind(current, "delete")
                 self._continuity.delete_continuity_record(identity, token)
                 self._set_state(identity, IdentityState.UNINITIALIZED, now, reason=f"deleted by {actor}")
-                self._finish(actor, "deleted", identity, reason, now, fencing_token=token)
+                self._finish(actor, "deleted", identity, reason, now, fencing_token=token,
+                             cancelled_batches=len(cancelled))
 
     def preview_recovery(self, identity: str, action: str) -> dict[str, Any]:
         """What an action would do, for the confirmation the dashboard shows before destroying."""

@@ -94,9 +94,11 @@ class RosterOps(RecoveryOps):
     def _ensure_continuity(self, identity: str) -> ContinuityRecord:
         resolved = self._continuity.resolve_many([identity])[identity]
         if resolved.record is not None:
+            self._own_record(resolved.record)
             return resolved.record
         record = self._fresh_record(identity, 0, uuid.uuid4())
         self._continuity.upsert_continuity_record(record, self._leases.get(identity).fencing_token)
+        self._own_record(record)
         return record
 
     def update_spec(self, spec: DurableAgentSpec) -> IdentityEntry:

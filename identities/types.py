@@ -444,8 +444,27 @@ class AuditRecord:
 class StaleWriteRecord:
     identity: str
     agent_id: UUID | None
-    presented_token: int
+    presented_token: int | None
     current_token: int | None
     operation: str
     created_at: datetime
     id: int | None = None
+    code: str = "stale_fencing_token"
+    caller: str = ""
+
+
+@dataclass(frozen=True)
+class Caller:
+    """Who makes a write, as the API edge knows it: the API token's name, and whether its scope is
+    operator or admin (privileged writes are not fenced; they are audited)."""
+
+    name: str
+    privileged: bool = False
+
+
+class Owned(enum.StrEnum):
+    """The kinds of resource an identity owns (SPEC 4: fencing on every write to what an identity owns)."""
+
+    SESSION = "session"
+    RUNTIME = "runtime"
+    IDENTITY = "identity"  # the identity itself: its checkpoints, and outputs whose producer is its name

@@ -373,6 +373,11 @@ class RuntimePersistence(Protocol):
         """Delete and return a batch not held by a live claim; None if missing or held."""
         ...
 
+    def release_claims(self, why: str) -> int:
+        """End every claim on this session at once (its owner was fenced out): the batches are claimable
+        again, with queue.abandoned events saying why; how many batches. Runs in the caller's transaction."""
+        ...
+
     def list_queued_work(self, session_id: str, *, offset: int = 0, limit: int | None = None) -> list[QueuedWorkBatch]:
         """Every batch of the session, claimed ones included, in enqueue order."""
         ...

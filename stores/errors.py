@@ -48,9 +48,23 @@ class Serialization(StorageError):
 
 
 class StaleFencingToken(Conflict):
-    """A write carried a fencing token lower than the identity's current one (or its lease is gone)."""
+    """A write carried a fencing token lower than the identity's current one (or its lease is gone).
+
+    The root of every refusal of a write to what an identity owns, so each is recorded the same way."""
 
     code = "stale_fencing_token"
+
+
+class FenceMismatch(StaleFencingToken):
+    """A write to what identity X owns carried a fence of another identity (a token that was never X's)."""
+
+    code = "fence_mismatch"
+
+
+class FencingTokenRequired(StaleFencingToken):
+    """A write by an agent to what an identity owns carried no fencing token."""
+
+    code = "fencing_token_required"
 
 
 # OutputStore (semantics 2, SPEC 3). A rejected append writes nothing.

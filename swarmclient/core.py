@@ -42,6 +42,13 @@ def with_key(call_headers: dict[str, str] | None, key: str | None) -> dict[str, 
     return {**(call_headers or {}), "Idempotency-Key": key or idempotency_key()}
 
 
+def fenced(call_headers: dict[str, str] | None, token: int | None) -> dict[str, str]:
+    """Headers carrying the owning identity's fencing token (routes whose body has no fence field)."""
+    if token is None:
+        return dict(call_headers or {})
+    return {**(call_headers or {}), "Fencing-Token": str(token)}
+
+
 def backoff_s(attempt: int, base: float = 0.2, cap: float = 5.0) -> float:
     return min(cap, base * (2**attempt)) * (0.5 + random.random() / 2)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from swarmclient.core import Call, R, Sender, fields
+from swarmclient.core import Call, R, Sender, fenced, fields
 
 
 class RuntimeEndpoints(Sender[R]):
@@ -61,9 +61,9 @@ class RuntimeEndpoints(Sender[R]):
     def input_state(self, runtime_id: str, input_id: str) -> R:
         return self._send(Call("GET", f"/runtimes/{runtime_id}/inputs/{input_id}", idempotent=True))
 
-    def put_input_state(self, runtime_id: str, state: Mapping[str, Any]) -> R:
+    def put_input_state(self, runtime_id: str, state: Mapping[str, Any], *, fencing_token: int | None = None) -> R:
         path = f"/runtimes/{runtime_id}/inputs/{state['input_id']}"
-        return self._send(Call("PUT", path, json=dict(state), idempotent=True))
+        return self._send(Call("PUT", path, json=dict(state), idempotent=True, headers=fenced(None, fencing_token)))
 
     def receipts(self, runtime_id: str, *, offset: int = 0, limit: int = 50) -> R:
         params = {"offset": offset, "limit": limit}
@@ -75,9 +75,9 @@ class RuntimeEndpoints(Sender[R]):
     def ops_lifecycle(self, runtime_id: str) -> R:
         return self._send(Call("GET", f"/runtimes/{runtime_id}/ops", idempotent=True))
 
-    def put_ops_lifecycle(self, runtime_id: str, snapshot: Mapping[str, Any]) -> R:
+    def put_ops_lifecycle(self, runtime_id: str, snapshot: Mapping[str, Any], *, fencing_token: int | None = None) -> R:
         return self._send(Call("PUT", f"/runtimes/{runtime_id}/ops", json={"snapshot": dict(snapshot)},
-                               idempotent=True))
+                               idempotent=True, headers=fenced(None, fencing_token)))
 
     # -- the global OAuth-flow snapshot (admin) --------------------------------------------------
     def oauth_flow(self) -> R:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from swarmclient.core import Call, R, Sender, fields, with_key
+from swarmclient.core import Call, R, Sender, fenced, fields, with_key
 
 ClaimRef = Mapping[str, Any]
 
@@ -59,15 +59,17 @@ class SessionEndpoints(Sender[R]):
     def load_node(self, session_id: str, node_id: str) -> R:
         return self._send(Call("GET", f"/sessions/{session_id}/nodes/{node_id}", idempotent=True))
 
-    def tombstone_nodes(self, session_id: str, node_ids: Iterable[str]) -> R:
+    def tombstone_nodes(self, session_id: str, node_ids: Iterable[str], *, fencing_token: int | None = None) -> R:
         body = {"node_ids": list(node_ids)}
-        return self._send(Call("POST", f"/sessions/{session_id}/tombstone", json=body, idempotent=True))
+        return self._send(Call("POST", f"/sessions/{session_id}/tombstone", json=body, idempotent=True,
+                               headers=fenced(None, fencing_token)))
 
     def session_meta(self, session_id: str) -> R:
         return self._send(Call("GET", f"/sessions/{session_id}/meta", idempotent=True))
 
-    def save_session_meta(self, session_id: str, meta: Mapping[str, Any]) -> R:
-        return self._send(Call("PUT", f"/sessions/{session_id}/meta", json=dict(meta), idempotent=True))
+    def save_session_meta(self, session_id: str, meta: Mapping[str, Any], *, fencing_token: int | None = None) -> R:
+        return self._send(Call("PUT", f"/sessions/{session_id}/meta", json=dict(meta), idempotent=True,
+                               headers=fenced(None, fencing_token)))
 
     def vacuum_session(self, session_id: str, *, dry_run: bool = False) -> R:
         """Admin: delete tombstoned nodes for good (`dry_run` only reports)."""
@@ -93,22 +95,30 @@ class SessionEndpoints(Sender[R]):
 
     def claim(
         self, session_id: str, *, max_batches: int | None = None, boundary: str | None = None,
-        lease_ttl_ms: int | None = None, batch_ids: Iterable[str] | None = None,
+        lease_ttl_ms: int | None = None, batch_ids: Iterable[str] | None = None, fencing_token: int | None = None,
+        idempotency_key: str | None = None,
     ) -> R:
         """Claim the next ready work for this agent: the claim (keep it: it renews, abandons and
-        completes), or None when there is nothing. Sent once (a blind retry could claim twice)."""
+        completes), or None when there is nothing. Retried under one Idempotency-Key, so a retry whose
+        answer was lost gets the same claim back, never a second one."""
         body = fields(agent_id=str(self.agent_id), max_batches=max_batches, boundary=boundary,
                       lease_ttl_ms=lease_ttl_ms, batch_ids=list(batch_ids) if batch_ids is not None else None)
-        return self._send(Call("POST", f"/sessions/{session_id}/queue/claim", json=body))
+        headers = fenced(with_key(None, idempotency_key), fencing_token)
+        return self._send(Call("POST", f"/sessions/{session_id}/queue/claim", json=body, idempotent=True,
+                               headers=headers))
 
-    def renew_claim(self, session_id: str, claim: ClaimRef, *, lease_ttl_ms: int | None = None) -> R:
+    def renew_claim(
+        self, session_id: str, claim: ClaimRef, *, lease_ttl_ms: int | None = None, fencing_token: int | None = None
+    ) -> R:
         """Extend the claim. QueuedWorkClaimExpired if it lost any batch."""
         body = fields(**claim_ref(claim), lease_ttl_ms=lease_ttl_ms)
-        return self._send(Call("POST", f"/sessions/{session_id}/queue/renew", json=body, idempotent=True))
+        return self._send(Call("POST", f"/sessions/{session_id}/queue/renew", json=body, idempotent=True,
+                               headers=fenced(None, fencing_token)))
 
-    def abandon_claim(self, session_id: str, claim: ClaimRef) -> R:
+    def abandon_claim(self, session_id: str, claim: ClaimRef, *, fencing_token: int | None = None) -> R:
         """Give the batches back for another agent (a no-op if already gone)."""
-        return self._send(Call("POST", f"/sessions/{session_id}/queue/abandon", json=claim_ref(claim), idempotent=True))
+        return self._send(Call("POST", f"/sessions/{session_id}/queue/abandon", json=claim_ref(claim), idempotent=True,
+                               headers=fenced(None, fencing_token)))
 
     def complete_claim(
         self, session_id: str, claim: ClaimRef, *, identity: str | None = None, fencing_token: int | None = None
@@ -118,9 +128,10 @@ class SessionEndpoints(Sender[R]):
         body = fields(**claim_ref(claim), identity=identity, fencing_token=fencing_token)
         return self._send(Call("POST", f"/sessions/{session_id}/queue/complete", json=body))
 
-    def cancel_batch(self, session_id: str, batch_id: str) -> R:
+    def cancel_batch(self, session_id: str, batch_id: str, *, fencing_token: int | None = None) -> R:
         """Remove a batch nobody holds; QueuedWorkBatchHeld while a live claim holds it."""
-        return self._send(Call("DELETE", f"/sessions/{session_id}/queue/{batch_id}"))
+        return self._send(Call("DELETE", f"/sessions/{session_id}/queue/{batch_id}",
+                               headers=fenced(None, fencing_token)))
 
     def list_queue(self, session_id: str, *, pending_only: bool = False, offset: int = 0, limit: int = 100) -> R:
         path = f"/sessions/{session_id}/queue" + ("/pending" if pending_only else "")
@@ -128,19 +139,25 @@ class SessionEndpoints(Sender[R]):
 
     # -- attachments -----------------------------------------------------------------------------
     def record_attachment_intent(
-        self, session_id: str, attachment_id: str, canonical_uri: str, *, intent_at_epoch_ms: int | None = None
+        self, session_id: str, attachment_id: str, canonical_uri: str, *, intent_at_epoch_ms: int | None = None,
+        fencing_token: int | None = None,
     ) -> R:
         body = fields(attachment_id=attachment_id, canonical_uri=canonical_uri, intent_at_epoch_ms=intent_at_epoch_ms)
-        return self._send(Call("POST", f"/sessions/{session_id}/attachments", json=body, idempotent=True))
+        return self._send(Call("POST", f"/sessions/{session_id}/attachments", json=body, idempotent=True,
+                               headers=fenced(None, fencing_token)))
 
-    def commit_attachments(self, session_id: str, attachment_ids: Iterable[str]) -> R:
+    def commit_attachments(
+        self, session_id: str, attachment_ids: Iterable[str], *, fencing_token: int | None = None
+    ) -> R:
         body = {"attachment_ids": list(attachment_ids)}
-        return self._send(Call("POST", f"/sessions/{session_id}/attachments/commit", json=body, idempotent=True))
+        return self._send(Call("POST", f"/sessions/{session_id}/attachments/commit", json=body, idempotent=True,
+                               headers=fenced(None, fencing_token)))
 
     def uncommitted_attachments(self, session_id: str, *, older_than_epoch_ms: int | None = None) -> R:
         params = {"older_than_epoch_ms": older_than_epoch_ms}
         return self._send(Call("GET", f"/sessions/{session_id}/attachments/uncommitted", params=params,
                                idempotent=True))
 
-    def forget_attachment(self, session_id: str, attachment_id: str) -> R:
-        return self._send(Call("DELETE", f"/sessions/{session_id}/attachments/{attachment_id}", idempotent=True))
+    def forget_attachment(self, session_id: str, attachment_id: str, *, fencing_token: int | None = None) -> R:
+        return self._send(Call("DELETE", f"/sessions/{session_id}/attachments/{attachment_id}", idempotent=True,
+                               headers=fenced(None, fencing_token)))

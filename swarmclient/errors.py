@@ -72,6 +72,18 @@ class StaleFencingToken(Conflict):
         return self.body.get("current_token")
 
 
+class FenceMismatch(StaleFencingToken):
+    """The write carried another identity's fencing token: send the token of the identity that owns it."""
+
+
+class FencingTokenRequired(StaleFencingToken):
+    """The resource belongs to an identity: send that identity's current fencing token (from its Lease)."""
+
+
+class OwnedInbox(Conflict):
+    """An identity's inbox is written through send/dispatch only (`detail` names the route)."""
+
+
 class LeaseHeld(Conflict):
     """Another live agent holds the lease; `holder` and `expires_at` say who and until when."""
 
@@ -178,6 +190,9 @@ BY_CODE: dict[str, type[SwarmError]] = {
     "session_not_current": SessionNotCurrent,
     "conflict": Conflict,
     "stale_fencing_token": StaleFencingToken,
+    "fence_mismatch": FenceMismatch,
+    "fencing_token_required": FencingTokenRequired,
+    "owned_inbox": OwnedInbox,
     "lease_held": LeaseHeld,
     "lease_lost": LeaseLost,
     "no_active_lease": NoActiveLease,

@@ -5,6 +5,7 @@ is gone, or when it could not be renewed before it ran out: work under it must s
 from __future__ import annotations
 
 import asyncio
+import inspect
 import logging
 import threading
 import time
@@ -44,6 +45,16 @@ class _LeaseState:
     def fence(self) -> dict[str, Any]:
         """Keyword arguments for fenced writes: `swarm.append_output(..., **lease.fence)`."""
         return {"identity": self.identity, "fencing_token": self.token}
+
+    def _fence_for(self, method: Callable[..., Any]) -> dict[str, Any]:
+        """The fence a client method takes: `identity` and `fencing_token` in the body where it has both,
+        else the token alone (sent as the Fencing-Token header)."""
+        accepts = inspect.signature(method).parameters
+        if "identity" in accepts:
+            return self.fence
+        if "fencing_token" in accepts:
+            return {"fencing_token": self.token}
+        raise TypeError(f"{method.__name__} is not a fenced write")
 
     def _granted(self, grant: dict[str, Any], started: float) -> None:
         self.token = int(grant["fencing_token"])
@@ -151,6 +162,16 @@ class Lease(_LeaseState):
     def complete_claim(self, session_id: str, claim: dict[str, Any]) -> Any:
         return self._fenced(lambda: self._client.complete_claim(session_id, claim, **self.fence))
 
+    def claim(self, session_id: str, **options: Any) -> Any:
+        """Claim work in this identity's session (its inbox); None when there is nothing."""
+        return self.call("claim", session_id, **options)
+
+    def call(self, name: str, *args: Any, **kwargs: Any) -> Any:
+        """Any fenced write of the client under this lease, with its token: `lease.call("renew_claim",
+        session_id, claim)`, `lease.call("commit_session", session_id, ...)`, `lease.call("put_ops_lifecycle", ...)`."""
+        method = getattr(self._client, name)
+        return self._fenced(lambda: method(*args, **kwargs, **self._fence_for(method)))
+
 
 class AsyncLease(_LeaseState):
     """`async with swarm.lease("planner") as lease:` ... `if lease.lost.is_set(): stop`."""
@@ -245,3 +266,12 @@ class AsyncLease(_LeaseState):
 
     async def complete_claim(self, session_id: str, claim: dict[str, Any]) -> Any:
         return await self._fenced(self._client.complete_claim(session_id, claim, **self.fence))
+
+    async def claim(self, session_id: str, **options: Any) -> Any:
+        """Claim work in this identity's session (its inbox); None when there is nothing."""
+        return await self.call("claim", session_id, **options)
+
+    async def call(self, name: str, *args: Any, **kwargs: Any) -> Any:
+        """Any fenced write of the client under this lease, with its token (see Lease.call)."""
+        method = getattr(self._client, name)
+        return await self._fenced(method(*args, **kwargs, **self._fence_for(method)))

@@ -48,3 +48,24 @@ class ApiToken(models.Model):
     @property
     def is_active(self) -> bool:
         return self.revoked_at is None
+
+
+class IdempotentAnswer(models.Model):
+    """The answer of a write made with an Idempotency-Key (claims, checkpoints), saved in the write's
+    transaction, so a retry whose first answer was lost gets the same claim or version, not a second."""
+
+    token_name = models.CharField(max_length=100)
+    operation = models.CharField(max_length=64)
+    key = models.CharField(max_length=200)
+    request_hash = models.CharField(max_length=64)
+    answer = models.JSONField()
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["token_name", "operation", "key"], name="idempotent_answer_unique")
+        ]
+        indexes = [models.Index(fields=["created_at"], name="idempotent_answer_time_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.operation} {self.key}"

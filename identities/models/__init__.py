@@ -3,7 +3,7 @@
 from identities.models.audit import AuditEntry, StaleWriteRejection
 from identities.models.continuity import CheckpointRow, ContinuityRow
 from identities.models.identity import Identity, PeerEdge
-from identities.models.leases import FencingCounter, LeaseRow
+from identities.models.leases import FencingCounter, LeaseGrant, LeaseRow, OwnedResource
 
 __all__ = [
     "AuditEntry",
@@ -11,7 +11,9 @@ __all__ = [
     "ContinuityRow",
     "FencingCounter",
     "Identity",
+    "LeaseGrant",
     "LeaseRow",
+    "OwnedResource",
     "PeerEdge",
     "StaleWriteRejection",
 ]

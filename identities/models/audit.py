@@ -35,9 +35,13 @@ class StaleWriteRejection(models.Model):
     id = models.BigAutoField(primary_key=True)
     identity = models.CharField(max_length=200)
     agent_id = models.UUIDField(null=True, blank=True)
-    presented_token = models.BigIntegerField()
+    presented_token = models.BigIntegerField(null=True, blank=True)  # none: the write carried no token
     current_token = models.BigIntegerField(null=True, blank=True)
     operation = models.CharField(max_length=64)
+    # Why it was refused (stale_fencing_token, fence_mismatch, fencing_token_required) and by whom: the
+    # API token's name (the agent is agent_id, from the token's grant).
+    code = models.CharField(max_length=32, default="stale_fencing_token")
+    caller = models.CharField(max_length=200, blank=True, default="")
     created_at = models.DateTimeField()
 
     class Meta:

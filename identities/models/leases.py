@@ -52,3 +52,45 @@ class FencingCounter(models.Model):
 
     def __str__(self) -> str:
         return str(self.value)
+
+
+class LeaseGrant(models.Model):
+    """Who each fencing token was granted to, so a refused write says which agent tried and whether its
+    token was ever the owner's (one row per grant; tokens are never reused)."""
+
+    token = models.BigIntegerField(primary_key=True)
+    identity = models.CharField(max_length=200)
+    holder = models.UUIDField()
+    granted_at = models.DateTimeField()
+
+    class Meta:
+        app_label = "identities"
+        db_table = "identities_lease_grant"
+        indexes = [models.Index(fields=["granted_at"], name="lease_grant_time_idx")]
+
+    def __str__(self) -> str:
+        return f"#{self.token} {self.identity} to {self.holder}"
+
+
+class OwnedResource(models.Model):
+    """What an identity owns, recorded when the resource is created or bound: its sessions (every
+    generation's), runtime ids and its outputs' producer name. Writes to an owned resource need the
+    owner's current fencing token; resources with no row here are unfenced."""
+
+    class Kind(models.TextChoices):
+        SESSION = "session"
+        RUNTIME = "runtime"
+        IDENTITY = "identity"
+
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    resource_id = models.CharField(max_length=200)
+    identity = models.CharField(max_length=200)
+
+    class Meta:
+        app_label = "identities"
+        db_table = "identities_owned_resource"
+        constraints = [models.UniqueConstraint(fields=["kind", "resource_id"], name="owned_resource_unique")]
+        indexes = [models.Index(fields=["identity"], name="owned_resource_identity_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.resource_id} of {self.identity}"

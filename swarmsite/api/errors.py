@@ -56,6 +56,9 @@ def install_error_handlers(api: NinjaAPI) -> None:
     def on_stale_write(request: HttpRequest, exc: store_errors.StaleFencingToken) -> HttpResponse:
         """Every fenced write of every router (outputs, runtimes, sessions, checkpoints) that is refused
         for a stale token is recorded here, after its transaction rolled back, then answered as usual."""
+        caller = getattr(getattr(request, "auth", None), "name", None)
+        if caller:
+            exc.context.setdefault("caller", caller)
         identity_runtime().record_stale_write(exc)
         return on_domain_error(request, exc)
 

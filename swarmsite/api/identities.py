@@ -14,10 +14,13 @@ from ninja.responses import Status
 
 from identities.errors import WaitTimeout
 from identities.status import status_json
-from identities.types import DispatchInput, LeaseGrant, validate_identity
+from identities.types import DispatchInput, LeaseGrant, Owned, validate_identity
 from stores.errors import InvalidInput
+from stores.types import Fence
 from swarmsite.api.auth import require_scope
 from swarmsite.api.errors import COMMON_ERRORS, ErrorOut
+from swarmsite.api.fencing import owned_write
+from swarmsite.api.idempotency import earlier_answer, remember
 from swarmsite.api.identities_schemas import (
     ActionIn,
     ActionOut,
@@ -163,14 +166,29 @@ def dispatch(request: HttpRequest, identity: str, body: DispatchIn, idempotency_
 
 # -- continuity --------------------------------------------------------------------------------
 @identities_router.post("/{identity}/checkpoints", response={201: CheckpointOut, **CONFLICTS, **COMMON_ERRORS})
-def save_checkpoint(request: HttpRequest, identity: str, body: CheckpointIn) -> Status:
+def save_checkpoint(
+    request: HttpRequest,
+    identity: str,
+    body: CheckpointIn,
+    idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key", max_length=200, pattern=NO_NUL)] = None,
+) -> Any:
     """Save the next checkpoint under the lease. 409 `stale_fencing_token` (a newer owner exists; the
-    rejection is recorded), `lease_lost`, `no_active_lease`, `stale_checkpoint_version`."""
-    saved = identity_runtime().checkpoint(
-        validate_identity(identity), body.snapshot(), token=body.fencing_token, agent_id=body.agent_id,
-        version=body.version,
-    )
-    return Status(201, checkpoint_out(saved))
+    rejection is recorded), `fence_mismatch` (another identity's token), `lease_lost`, `no_active_lease`,
+    `stale_checkpoint_version`. With `Idempotency-Key`, a retry whose answer was lost gets the same
+    version back instead of saving a second one."""
+    name = validate_identity(identity)
+    earlier = earlier_answer(request, "checkpoint", idempotency_key)
+    if earlier is not None:
+        return Status(201, earlier)
+    fence = Fence(identity=name, token=body.fencing_token, agent_id=body.agent_id)
+    with owned_write(request, Owned.IDENTITY, name, "checkpoint", fence=fence) as bound:
+        saved = identity_runtime().checkpoint(
+            name, body.snapshot(), token=body.fencing_token, agent_id=bound.agent_id if bound else body.agent_id,
+            version=body.version,
+        )
+        answer = checkpoint_out(saved)
+        remember(request, "checkpoint", idempotency_key, answer)
+    return Status(201, answer)
 
 
 @identities_router.get(

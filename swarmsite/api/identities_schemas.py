@@ -240,11 +240,13 @@ class EventParams(Schema):
 class RejectionOut(Schema):
     id: int | None
     identity: str
-    agent_id: UUID | None
-    presented_token: int
+    agent_id: UUID | None = Field(description="The agent the presented token was granted to (or that sent it).")
+    presented_token: int | None = Field(description="None when the write carried no fencing token.")
     current_token: int | None
     operation: str
     created_at: datetime
+    code: str = Field(description="Why: stale_fencing_token, fence_mismatch or fencing_token_required.")
+    caller: str = Field(description="The name of the API token that made the write.")
 
 
 class AuditOut(Schema):

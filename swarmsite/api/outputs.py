@@ -16,6 +16,7 @@ from ninja import Header, Query, Router, Schema
 from ninja.responses import Status
 from pydantic import Field, model_validator
 
+from identities.types import Owned
 from stores.output_types import (
     REF_PATTERN,
     Artifact,
@@ -33,6 +34,7 @@ from stores.output_types import (
 from stores.outputs import MAX_PARENTS, preview_text
 from stores.types import Fence, Page
 from swarmsite.api.errors import COMMON_ERRORS, ErrorOut
+from swarmsite.api.fencing import owned_write
 from swarmsite.api.schemas import NO_NUL, JsonValue, PageOut, PageParams
 from swarmsite.composition import output_store
 
@@ -98,14 +100,15 @@ class AppendIn(Schema):
     producer_agent: Name
     event: EventIn
     parent_refs: list[Ref] = Field(default_factory=list, max_length=MAX_PARENTS)
-    # An append made on behalf of an identity under its lease carries both; any other, neither.
+    # An identity's outputs (producer_agent = its name) carry its current fencing token; `identity`, if
+    # sent, must be the producer's. Outputs of producers that are no identity need neither.
     identity: IdentityName | None = None
     fencing_token: Annotated[int, Field(ge=0, le=2**63 - 1)] | None = None
 
     @model_validator(mode="after")
     def fence_is_whole(self) -> Self:
-        if (self.identity is None) != (self.fencing_token is None):
-            raise ValueError("identity and fencing_token go together: send both or neither")
+        if self.identity is not None and self.fencing_token is None:
+            raise ValueError("identity needs its fencing_token")
         return self
 
 
@@ -216,15 +219,17 @@ def append(
 ) -> Status:
     """Append an output; answers its record with a fresh `ref`. Parents must exist (404
     `unknown_parent`, nothing written). With `Idempotency-Key`, a retry by the same producer returns
-    the first record (409 `idempotency_key_reused` if the body differs). With `identity` and
-    `fencing_token`, the token is checked in the same transaction (409 `stale_fencing_token`)."""
+    the first record (409 `idempotency_key_reused` if the body differs). When `producer_agent` names an
+    identity, the append needs that identity's current `fencing_token`, checked in the same transaction
+    (409 `fencing_token_required`, `fence_mismatch`, `stale_fencing_token`)."""
     fence = None
-    if body.identity is not None and body.fencing_token is not None:
-        fence = Fence(identity=body.identity, token=body.fencing_token)
-    record = output_store().append(
-        body.task_id, body.attempt, body.producer_agent, to_event(body.event), body.parent_refs,
-        fence=fence, idempotency_key=idempotency_key,
-    )
+    if body.fencing_token is not None:
+        fence = Fence(identity=body.identity or "", token=body.fencing_token)
+    with owned_write(request, Owned.IDENTITY, body.producer_agent, "output.append", fence=fence) as bound:
+        record = output_store().append(
+            body.task_id, body.attempt, body.producer_agent, to_event(body.event), body.parent_refs,
+            fence=bound, idempotency_key=idempotency_key,
+        )
     return Status(201, output_out(record))
 
 

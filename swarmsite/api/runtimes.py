@@ -16,12 +16,14 @@ from uuid import UUID
 from django.http import HttpRequest
 from ninja import Query, Router, Schema
 
+from identities.types import Owned
 from stores.errors import InvalidInput, NotFound, OAuthFlowChanged
 from stores.runtime import change_state
 from stores.runtime_state import allowed_next
 from stores.runtime_types import RuntimeState, RuntimeSummary, SessionDelta
 from swarmsite.api.auth import require_scope
 from swarmsite.api.errors import COMMON_ERRORS, ErrorOut
+from swarmsite.api.fencing import FencingTokenHeader, owned_write
 from swarmsite.api.runtimes_schemas import (
     ApplyIn,
     Count,
@@ -156,10 +158,11 @@ def atomic_apply(request: HttpRequest, runtime_id: RuntimeId, body: ApplyIn) -> 
     `stale_fencing_token` for a fenced commit under a lost lease."""
     store = runtime_store()
     delta = SessionDelta(encode(body.session_snapshot)) if body.session_snapshot is not None else None
-    store.atomic_apply(
-        runtime_id, delta, body.receipt.receipt(), [s.stored() for s in body.input_updates],
-        body.session_store_key, fence=body.fence(),
-    )
+    with owned_write(request, Owned.RUNTIME, runtime_id, "runtime.apply", fence=body.fence()) as fence:
+        store.atomic_apply(
+            runtime_id, delta, body.receipt.receipt(), [s.stored() for s in body.input_updates],
+            body.session_store_key, fence=fence,
+        )
     return state_out(runtime_id, store.load_runtime_state(runtime_id))
 
 
@@ -178,7 +181,8 @@ def load_session_snapshot(request: HttpRequest, runtime_id: RuntimeId) -> dict[s
 def commit_session_snapshot(request: HttpRequest, runtime_id: RuntimeId, body: SnapshotIn) -> dict[str, Any]:
     """Replace the session snapshot outside a run boundary: no receipt, no input changes."""
     store = runtime_store()
-    store.commit_session_snapshot(runtime_id, SessionDelta(encode(body.session_snapshot)), fence=body.fence())
+    with owned_write(request, Owned.RUNTIME, runtime_id, "runtime.snapshot", fence=body.fence()) as fence:
+        store.commit_session_snapshot(runtime_id, SessionDelta(encode(body.session_snapshot)), fence=fence)
     return state_out(runtime_id, store.load_runtime_state(runtime_id))
 
 
@@ -194,7 +198,8 @@ def commit_machine_lifecycle(request: HttpRequest, runtime_id: RuntimeId, body: 
     if the table forbids the move (see `allowed_next`) or the state changed meanwhile. Sending the
     current state again is allowed (except `destroyed`): it commits only the input states."""
     store = runtime_store()
-    change_state(store, runtime_id, body.state, [s.stored() for s in body.input_states], fence=body.fence())
+    with owned_write(request, Owned.RUNTIME, runtime_id, "runtime.state", fence=body.fence()) as fence:
+        change_state(store, runtime_id, body.state, [s.stored() for s in body.input_states], fence=fence)
     return state_out(runtime_id, store.load_runtime_state(runtime_id))
 
 
@@ -221,14 +226,16 @@ def load_input_state(request: HttpRequest, runtime_id: RuntimeId, input_id: UUID
 @runtimes_router.put("/{runtime_id}/inputs/{input_id}", response={200: InputStateSchema, **WRITE_ERRORS},
                      by_alias=True)
 def persist_input_state(
-    request: HttpRequest, runtime_id: RuntimeId, input_id: UUID, body: InputStateSchema
+    request: HttpRequest, runtime_id: RuntimeId, input_id: UUID, body: InputStateSchema,
+    fencing_token: FencingTokenHeader = None,
 ) -> dict[str, Any]:
     """Upsert one input state (durable before ack). The body's input_id must match the path."""
     if body.input_id != input_id:
         raise InvalidInput(f"body input_id {body.input_id} differs from the path's {input_id}",
                            input_id=str(input_id))
     state = body.stored()
-    runtime_store().persist_input_state(runtime_id, state)
+    with owned_write(request, Owned.RUNTIME, runtime_id, "runtime.input", token=fencing_token):
+        runtime_store().persist_input_state(runtime_id, state)
     return state.to_json()
 
 
@@ -258,7 +265,10 @@ def load_ops_lifecycle(request: HttpRequest, runtime_id: RuntimeId) -> dict[str,
 
 
 @runtimes_router.put("/{runtime_id}/ops", response={200: OpsOut, **WRITE_ERRORS})
-def persist_ops_lifecycle(request: HttpRequest, runtime_id: RuntimeId, body: OpsIn) -> dict[str, Any]:
+def persist_ops_lifecycle(
+    request: HttpRequest, runtime_id: RuntimeId, body: OpsIn, fencing_token: FencingTokenHeader = None
+) -> dict[str, Any]:
     """Replace the ops-lifecycle registry snapshot (an opaque JSON object)."""
-    runtime_store().persist_ops_lifecycle(runtime_id, body.snapshot)
+    with owned_write(request, Owned.RUNTIME, runtime_id, "runtime.ops", token=fencing_token):
+        runtime_store().persist_ops_lifecycle(runtime_id, body.snapshot)
     return {"runtime_id": runtime_id, "snapshot": body.snapshot}

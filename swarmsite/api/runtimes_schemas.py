@@ -30,21 +30,22 @@ ExactDatetime = Annotated[AwareDatetime, PlainSerializer(lambda moment: moment.i
 
 
 class Fenced(Schema):
-    """A commit made under an identity's lease carries both; an unfenced commit neither."""
+    """A write to what an identity owns carries the owner's current fencing token (`identity` may name
+    the owner, and must then be it); a write to something no identity owns may leave both out."""
 
     identity: IdentityName | None = None
     fencing_token: Count | None = None
 
     @model_validator(mode="after")
-    def _both_or_neither(self) -> Self:
-        if (self.identity is None) != (self.fencing_token is None):
-            raise ValueError("identity and fencing_token go together: send both or neither")
+    def _token_with_identity(self) -> Self:
+        if self.identity is not None and self.fencing_token is None:
+            raise ValueError("identity needs its fencing_token")
         return self
 
     def fence(self) -> Fence | None:
-        if self.identity is None or self.fencing_token is None:
+        if self.fencing_token is None:
             return None
-        return Fence(identity=self.identity, token=self.fencing_token)
+        return Fence(identity=self.identity or "", token=self.fencing_token)
 
 
 class InputTransitionSchema(Schema):

@@ -14,6 +14,7 @@ from django.http import HttpRequest
 from ninja import Query, Router, Schema
 from ninja.responses import Status
 
+from identities.types import Owned
 from stores.errors import NotFound
 from stores.persistence_types import (
     ActivePath,
@@ -30,6 +31,7 @@ from stores.persistence_types import (
 )
 from swarmsite.api.auth import require_scope
 from swarmsite.api.errors import COMMON_ERRORS, ErrorOut
+from swarmsite.api.fencing import FencingTokenHeader, owned_write
 from swarmsite.api.schemas import PageOut, PageParams
 from swarmsite.api.sessions_queue import idempotency_key, queue_router
 from swarmsite.api.sessions_schemas import (
@@ -118,7 +120,8 @@ def commit(request: HttpRequest, session_id: SessionId, body: CommitIn) -> dict[
         if body.turn_commit_hash is not None:
             given = RuntimeTurnCommitStamp(session_id, turn_id, body.turn_commit_hash)
             change = replace(change, turn_commit=given)
-    result = runtime_persistence().open(session_id).commit_runtime_state(change, fence=body.fence())
+    with owned_write(request, Owned.SESSION, session_id, "session.commit", fence=body.fence()) as fence:
+        result = runtime_persistence().open(session_id).commit_runtime_state(change, fence=fence)
     stamp = change.turn_commit
     return {"session_id": session_id, "head_revision": result.head_revision, "checkpoint_ref": result.checkpoint_ref,
             "manifest": manifest_out(result.manifest), "turn_id": stamp.turn_id if stamp else None,
@@ -146,9 +149,12 @@ def load_node(request: HttpRequest, session_id: SessionId, node_id: NodeId) -> d
 
 
 @sessions_router.post("/{session_id}/tombstone", response={204: None, **WRITE_ERRORS})
-def tombstone(request: HttpRequest, session_id: SessionId, body: NodeIdsIn) -> Status:
+def tombstone(
+    request: HttpRequest, session_id: SessionId, body: NodeIdsIn, fencing_token: FencingTokenHeader = None
+) -> Status:
     """Hide nodes from every read (vacuum deletes them later). Unknown ids are ignored."""
-    runtime_persistence().open(session_id).tombstone_nodes(body.node_ids)
+    with owned_write(request, Owned.SESSION, session_id, "session.tombstone", token=fencing_token):
+        runtime_persistence().open(session_id).tombstone_nodes(body.node_ids)
     return Status(204, None)
 
 
@@ -162,11 +168,14 @@ def load_meta(request: HttpRequest, session_id: SessionId) -> dict[str, Any]:
 
 
 @sessions_router.put("/{session_id}/meta", response={200: MetaSchema, **WRITE_ERRORS})
-def save_meta(request: HttpRequest, session_id: SessionId, body: MetaSchema) -> dict[str, Any]:
+def save_meta(
+    request: HttpRequest, session_id: SessionId, body: MetaSchema, fencing_token: FencingTokenHeader = None
+) -> dict[str, Any]:
     """Save the session's metadata (last write wins)."""
     meta = SessionMeta(session_id, body.session_name, body.created_at, body.model, body.cwd,
                        SessionRelation(body.relation.parent_session_id, body.relation.caused_by))
-    runtime_persistence().open(session_id).save_session_meta(meta)
+    with owned_write(request, Owned.SESSION, session_id, "session.meta", token=fencing_token):
+        runtime_persistence().open(session_id).save_session_meta(meta)
     return meta_out(meta)
 
 

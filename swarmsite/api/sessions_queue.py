@@ -13,12 +13,15 @@ from django.http import HttpRequest
 from ninja import Query, Router, Schema
 from ninja.responses import Status
 
+from identities.types import Owned
 from stores.errors import InvalidInput, NotFound, QueuedWorkBatchHeld
 from stores.persistence import epoch_ms
 from stores.persistence_types import AttachmentIntent
 from stores.queue_types import QueuedWorkBatchDraft
 from stores.types import AgentState
 from swarmsite.api.errors import COMMON_ERRORS, ErrorOut
+from swarmsite.api.fencing import FencingTokenHeader, owned_write
+from swarmsite.api.idempotency import earlier_answer, remember
 from swarmsite.api.schemas import PageOut
 from swarmsite.api.sessions_schemas import (
     AttachmentId,
@@ -41,7 +44,7 @@ from swarmsite.api.sessions_schemas import (
     claim_out,
     merge_key,
 )
-from swarmsite.composition import lifecycle_store, runtime_persistence
+from swarmsite.composition import identity_runtime, lifecycle_store, runtime_persistence
 
 queue_router = Router(tags=["session queues"])
 
@@ -70,7 +73,10 @@ def _now_ms() -> int:
 @queue_router.post("/{session_id}/queue", response={200: BatchOut, **WRITE_ERRORS})
 def enqueue(request: HttpRequest, session_id: SessionId, body: EnqueueIn) -> dict[str, Any]:
     """Queue a batch of work. Idempotent by `source_key` (default: the Idempotency-Key header): a repeat
-    returns the originally stored batch, even after it was completed (then `outcome` says so)."""
+    returns the originally stored batch, even after it was completed (then `outcome` says so). The inbox
+    of an identity's session is written through `POST /identities/{identity}/send` or `/dispatch` only
+    (their checks: registered, addressable, active, leased): 409 `owned_inbox` here."""
+    identity_runtime().refuse_raw_enqueue(session_id)
     draft = QueuedWorkBatchDraft(
         session_id=session_id,
         payloads=tuple(p.payload() for p in body.payloads),
@@ -84,33 +90,52 @@ def enqueue(request: HttpRequest, session_id: SessionId, body: EnqueueIn) -> dic
 
 
 @queue_router.post("/{session_id}/queue/claim", response={200: ClaimOut, 204: None, **WRITE_ERRORS})
-def claim(request: HttpRequest, session_id: SessionId, body: ClaimIn) -> Any:
+def claim(
+    request: HttpRequest, session_id: SessionId, body: ClaimIn, fencing_token: FencingTokenHeader = None
+) -> Any:
     """Claim the next ready group of batches for `agent_id` (which must be online; 404 otherwise), or
     exactly `batch_ids` if they are that group. 204 when there is nothing to claim. Keep the
-    `lease_token`: it renews, abandons and completes the claim."""
+    `lease_token`: it renews, abandons and completes the claim. With `Idempotency-Key`, a retry whose
+    answer was lost gets the same claim back, never a second one."""
+    key = idempotency_key(request)
+    earlier = earlier_answer(request, "queue.claim", key)
+    if earlier is not None:
+        return earlier
     agent = lifecycle_store().get(body.agent_id)
     if agent.state != AgentState.ONLINE:
         raise NotFound(f"agent {body.agent_id} is {agent.state.value}; register it first", agent_id=str(body.agent_id))
     store = runtime_persistence().open(session_id)
     owner, ttl = str(body.agent_id), claim_ttl_ms(body.lease_ttl_ms)
-    if body.batch_ids is not None:
-        found = store.claim_ready_queued_work_by_batch_ids(session_id, owner, body.boundary, ttl, body.batch_ids)
-    else:
-        found = store.claim_ready_queued_work(session_id, owner, body.boundary, ttl, body.max_batches)
-    return claim_out(found) if found is not None else Status(204, None)
+    with owned_write(request, Owned.SESSION, session_id, "queue.claim", token=fencing_token):
+        if body.batch_ids is not None:
+            found = store.claim_ready_queued_work_by_batch_ids(session_id, owner, body.boundary, ttl, body.batch_ids)
+        else:
+            found = store.claim_ready_queued_work(session_id, owner, body.boundary, ttl, body.max_batches)
+        if found is None:
+            return Status(204, None)
+        answer = claim_out(found)
+        remember(request, "queue.claim", key, answer)
+    return answer
 
 
 @queue_router.post("/{session_id}/queue/renew", response={200: ClaimOut, **WRITE_ERRORS})
-def renew(request: HttpRequest, session_id: SessionId, body: RenewIn) -> dict[str, Any]:
+def renew(
+    request: HttpRequest, session_id: SessionId, body: RenewIn, fencing_token: FencingTokenHeader = None
+) -> dict[str, Any]:
     """Extend the claim to now + `lease_ttl_ms`. 409 `queued_work_claim_expired` if it lost any batch."""
     store = runtime_persistence().open(session_id)
-    return claim_out(store.renew_queued_work_claim(body.completion(session_id), claim_ttl_ms(body.lease_ttl_ms)))
+    with owned_write(request, Owned.SESSION, session_id, "queue.renew", token=fencing_token):
+        renewed = store.renew_queued_work_claim(body.completion(session_id), claim_ttl_ms(body.lease_ttl_ms))
+    return claim_out(renewed)
 
 
 @queue_router.post("/{session_id}/queue/abandon", response={204: None, **WRITE_ERRORS})
-def abandon(request: HttpRequest, session_id: SessionId, body: ClaimRefIn) -> Status:
+def abandon(
+    request: HttpRequest, session_id: SessionId, body: ClaimRefIn, fencing_token: FencingTokenHeader = None
+) -> Status:
     """Give the batches back (claimable again, with a higher fencing token). A no-op if already gone."""
-    runtime_persistence().open(session_id).abandon_queued_work_claim(body.completion(session_id))
+    with owned_write(request, Owned.SESSION, session_id, "queue.abandon", token=fencing_token):
+        runtime_persistence().open(session_id).abandon_queued_work_claim(body.completion(session_id))
     return Status(204, None)
 
 
@@ -120,7 +145,8 @@ def complete(request: HttpRequest, session_id: SessionId, body: CompleteIn) -> d
     `/commit` instead when there is state to save). 409 `queued_work_claim_expired` unless the claim
     still holds every batch; 409 `stale_fencing_token` under a lost lease. All or nothing."""
     store = runtime_persistence().open(session_id)
-    done = store.complete_queued_work([body.completion(session_id)], fence=body.fence())
+    with owned_write(request, Owned.SESSION, session_id, "queue.complete", fence=body.fence()) as fence:
+        done = store.complete_queued_work([body.completion(session_id)], fence=fence)
     return {"completed_batch_ids": [b.batch_id for b in done]}
 
 
@@ -150,11 +176,15 @@ def list_pending(request: HttpRequest, session_id: SessionId, page: Query[QueueF
 
 # Registered after /queue/pending so that path is not read as a batch id.
 @queue_router.delete("/{session_id}/queue/{batch_id}", response={200: BatchOut, **WRITE_ERRORS})
-def cancel(request: HttpRequest, session_id: SessionId, batch_id: BatchId) -> dict[str, Any]:
+def cancel(
+    request: HttpRequest, session_id: SessionId, batch_id: BatchId, fencing_token: FencingTokenHeader = None
+) -> dict[str, Any]:
     """Remove a batch nobody holds (an expired claim counts as nobody) and return it. 409
-    `queued_work_batch_held` while a live claim holds it; 404 if it is not queued."""
+    `queued_work_batch_held` while a live claim holds it; 404 if it is not queued. In an identity's
+    session an agent needs the identity's fencing token; operators cancel anything (audited)."""
     store = runtime_persistence().open(session_id)
-    batch = store.cancel_queued_work_batch(session_id, batch_id)
+    with owned_write(request, Owned.SESSION, session_id, "queue.cancel", token=fencing_token):
+        batch = store.cancel_queued_work_batch(session_id, batch_id)
     if batch is not None:
         return batch_out(batch)
     if any(b.batch_id == batch_id for b in store.list_queued_work(session_id)):
@@ -165,18 +195,24 @@ def cancel(request: HttpRequest, session_id: SessionId, batch_id: BatchId) -> di
 
 
 @queue_router.post("/{session_id}/attachments", response={204: None, **WRITE_ERRORS})
-def record_intent(request: HttpRequest, session_id: SessionId, body: IntentIn) -> Status:
+def record_intent(
+    request: HttpRequest, session_id: SessionId, body: IntentIn, fencing_token: FencingTokenHeader = None
+) -> Status:
     """Write ahead an attachment before uploading it; a repeated id keeps the first intent."""
     at_ms = body.intent_at_epoch_ms if body.intent_at_epoch_ms is not None else _now_ms()
     intent = AttachmentIntent(body.attachment_id, session_id, body.canonical_uri, at_ms)
-    runtime_persistence().open(session_id).record_intent(intent)
+    with owned_write(request, Owned.SESSION, session_id, "attachment.intent", token=fencing_token):
+        runtime_persistence().open(session_id).record_intent(intent)
     return Status(204, None)
 
 
 @queue_router.post("/{session_id}/attachments/commit", response={204: None, **WRITE_ERRORS})
-def commit_refs(request: HttpRequest, session_id: SessionId, body: AttachmentIdsIn) -> Status:
+def commit_refs(
+    request: HttpRequest, session_id: SessionId, body: AttachmentIdsIn, fencing_token: FencingTokenHeader = None
+) -> Status:
     """Mark attachments committed (the first commit time is kept); unknown ids are ignored."""
-    runtime_persistence().open(session_id).commit_refs(session_id, body.attachment_ids)
+    with owned_write(request, Owned.SESSION, session_id, "attachment.commit", token=fencing_token):
+        runtime_persistence().open(session_id).commit_refs(session_id, body.attachment_ids)
     return Status(204, None)
 
 
@@ -191,7 +227,10 @@ def list_uncommitted(
 
 
 @queue_router.delete("/{session_id}/attachments/{attachment_id}", response={204: None, **WRITE_ERRORS})
-def forget(request: HttpRequest, session_id: SessionId, attachment_id: AttachmentId) -> Status:
+def forget(
+    request: HttpRequest, session_id: SessionId, attachment_id: AttachmentId, fencing_token: FencingTokenHeader = None
+) -> Status:
     """Drop an attachment intent (a missing one is fine)."""
-    runtime_persistence().open(session_id).forget(attachment_id)
+    with owned_write(request, Owned.SESSION, session_id, "attachment.forget", token=fencing_token):
+        runtime_persistence().open(session_id).forget(attachment_id)
     return Status(204, None)

@@ -41,7 +41,14 @@ def event_summary(kind: str, p: dict[str, Any]) -> tuple[str, str]:
     what = kind.partition(".")[2]
     token = p.get("fencing_token")
     if what == "stale_write_rejected":
-        return (f"rejected a stale {p.get('operation', 'write')} from agent {_short(p.get('agent_id'))}: "
+        who = f"agent {_short(p.get('agent_id'))}" + (f" (token {p['caller']})" if p.get("caller") else "")
+        op = p.get("operation", "write")
+        if p.get("code") == "fencing_token_required":
+            return f"refused {op} from {who}: no fencing token (current #{p.get('current_token')})", "bad"
+        if p.get("code") == "fence_mismatch":
+            return (f"refused {op} from {who}: token #{p.get('presented_token')} is another identity's "
+                    f"(current #{p.get('current_token')})", "bad")
+        return (f"rejected a stale {op} from {who}: "
                 f"token #{p.get('presented_token')} < current #{p.get('current_token')}", "bad")
     if what == "lease_acquired":
         return f"agent {_short(p.get('holder'))} took the lease with token #{token}", "ok"

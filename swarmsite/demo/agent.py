@@ -158,7 +158,7 @@ class SimAgent(threading.Thread):
                 if self.misbehave(lease, state, previous):
                     return
                 continue
-            claim = self.client.claim(session)
+            claim = lease.claim(session)
             if claim is None:
                 self.stop.wait(self.config.poll_s * self.rng.uniform(0.7, 1.3))
                 continue
@@ -170,7 +170,7 @@ class SimAgent(threading.Thread):
             except SwarmError as error:
                 # Hand the work back at once instead of letting it wait for the claim to expire.
                 with contextlib.suppress(SwarmError):
-                    self.client.abandon_claim(session, claim)
+                    lease.call("abandon_claim", session, claim)
                 raise error
             state["answered"] += sum(len(b["items"]) for b in claim["batches"])
             if state["answered"] % CHECKPOINT_EVERY == 0:
@@ -230,11 +230,20 @@ class SimAgent(threading.Thread):
         if kind == "stale_write":
             self.stale_write(lease, previous)
             return False
+        if kind == "tokenless_write":
+            self.tokenless_write(lease)
+            return False
+        if kind == "foreign_token_write":
+            self.foreign_token_write(lease)
+            return False
         self.hang(lease, state)
         return True
 
     def stale_write(self, lease: Lease, previous: int | None) -> None:
-        token = previous if previous is not None and previous < lease.token else lease.token - 1
+        if previous is None or previous >= lease.token:
+            self.tokenless_write(lease)  # no older token of this identity to replay
+            return
+        token = previous
         self.say(f"writes a checkpoint of {lease.identity} with an old token {token} (current {lease.token})")
         try:
             self.client.checkpoint(lease.identity, b'{"zombie": true}', fencing_token=token)
@@ -243,6 +252,32 @@ class SimAgent(threading.Thread):
             self.stats.add("stale_writes_rejected")
             self.stats.expect(error)
             self.say(f"stale write to {lease.identity} rejected (stale_fencing_token) and recorded")
+
+    def tokenless_write(self, lease: Lease) -> None:
+        """Write as the identity without its token: an output with producer = the identity's name."""
+        self.say(f"appends an output as {lease.identity} without a fencing token")
+        try:
+            self.client.append_output("mischief", 0, lease.identity, final("written without a token"))
+            self.stats.unexpect(f"an output of {lease.identity} without a fencing token was accepted")
+        except StaleFencingToken as error:
+            self.stats.add("stale_writes_rejected")
+            self.stats.expect(error)
+            self.say(f"tokenless write to {lease.identity} refused ({error.code}) and recorded")
+
+    def foreign_token_write(self, lease: Lease) -> None:
+        """Checkpoint another identity with this lease's (valid, current) token."""
+        others = [p for p in self.client.peers(lease.identity)["peers"] if p != lease.identity]
+        if not others:
+            return
+        victim = self.rng.choice(others)
+        self.say(f"checkpoints {victim} with {lease.identity}'s token {lease.token}")
+        try:
+            self.client.checkpoint(victim, b'{"foreign": true}', fencing_token=lease.token)
+            self.stats.unexpect(f"a checkpoint of {victim} with {lease.identity}'s token was accepted")
+        except StaleFencingToken as error:
+            self.stats.add("stale_writes_rejected")
+            self.stats.expect(error)
+            self.say(f"write to {victim} with another identity's token refused ({error.code}) and recorded")
 
     def hang(self, lease: Lease, state: dict[str, Any]) -> None:
         agent_ttl = float(self.client.get_agent()["ttl_s"])

@@ -17,7 +17,8 @@ log = logging.getLogger("swarmsite.demo")
 # Answers the demo provokes or races into on purpose: a busy or lost lease, a stale token, a claim
 # that expired during a hang, an agent that expired, an identity an operator retired or deleted.
 EXPECTED_CODES = frozenset({
-    "lease_held", "lease_lost", "no_active_lease", "stale_fencing_token", "agent_expired",
+    "lease_held", "lease_lost", "no_active_lease", "stale_fencing_token", "fence_mismatch", "fencing_token_required",
+    "agent_expired",
     "queued_work_claim_expired", "invalid_state", "unknown_identity", "not_found",
 })
 

@@ -18,7 +18,7 @@ from swarmsite.demo.stats import Stats
 
 log = logging.getLogger("swarmsite.demo")
 
-MISCHIEF = ("stale_write", "hang", "crash")
+MISCHIEF = ("stale_write", "tokenless_write", "hang", "foreign_token_write", "crash")
 
 
 @dataclass(frozen=True)
@@ -26,6 +26,9 @@ class DemoConfig:
     url: str
     token: str
     agents: int = 10
+    # The simulated agents' own token (agent scope, so their writes are fenced like any agent's); the
+    # admin token seeds the roster and drives the work.
+    agent_token: str | None = None
     duration_s: float | None = None
     message_every_s: float = 1.5
     chaos_every_s: float = 25.0
@@ -85,7 +88,7 @@ class DemoSwarm:
         self.rng = random.Random(config.seed)
         self.agents: list[SimAgent] = []
         self.admin = SwarmClient(config.url, config.token, event_hooks=self.stats.hooks)
-        self.agent_config = AgentConfig(url=config.url, token=config.token, run_id=self.run_id,
+        self.agent_config = AgentConfig(url=config.url, token=config.agent_token or config.token, run_id=self.run_id,
                                         poll_s=config.poll_s, verbose=config.verbose)
 
     def run(self) -> Stats:

@@ -92,8 +92,22 @@ def test_writes_without_deduplication_are_not_retried(token: str, app_transport:
 
     swarm = SwarmClient("http://testserver", token, transport=Refuses(), retries=3)
     with pytest.raises(client_errors.TransportError):
-        swarm.claim("s-1")
+        swarm.complete_claim("s-1", {"claim_id": "c", "lease_token": "t", "batch_ids": ["b"]})
     assert len(calls) == 1
+
+
+def test_a_claim_is_retried_under_one_idempotency_key(token: str, app_transport: httpx.WSGITransport) -> None:
+    keys = []
+
+    class Refuses(httpx.BaseTransport):
+        def handle_request(self, request: httpx.Request) -> httpx.Response:
+            keys.append(request.headers.get("Idempotency-Key"))
+            raise httpx.ConnectError("refused")
+
+    swarm = SwarmClient("http://testserver", token, transport=Refuses(), retries=3)
+    with pytest.raises(client_errors.TransportError):
+        swarm.claim("s-1")
+    assert len(keys) == 4 and len(set(keys)) == 1 and keys[0]
 
 
 def test_session_commit_load_and_head_conflict(swarm: SwarmClient) -> None:

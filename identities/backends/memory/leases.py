@@ -21,6 +21,8 @@ class InMemoryLeaseProvider:
         self._renew_logged: dict[str, datetime] = {}
         self._last_token = floor
         self._leases: dict[str, Lease] = {}
+        self._owners: dict[tuple[str, str], str] = {}
+        self._grants: dict[int, tuple[str, UUID]] = {}
         self._lock = threading.RLock()
 
     def _next_token(self) -> int:
@@ -40,6 +42,7 @@ class InMemoryLeaseProvider:
             lease = rules.granted(current, holder, self._next_token(), ttl_ms, now)
             self._leases[identity] = lease
             self._renew_logged[identity] = now
+            self._grants[lease.fencing_token] = (identity, holder)
             return LeaseAcquireResult("acquired", grant=rules.grant_of(lease), previous=current, lease=lease)
 
     def renew(self, identity: str, holder: UUID, token: int, ttl_ms: int) -> LeaseRenewResult:
@@ -130,3 +133,16 @@ class InMemoryLeaseProvider:
 
     def ensure(self, identity: str) -> None:
         """Create the identity's lease row (free) so later grants can lock it."""
+
+    def own(self, identity: str, kind: str, resource_ids: Sequence[str]) -> None:
+        with self._lock:
+            for resource_id in resource_ids:
+                self._owners.setdefault((kind, resource_id), identity)
+
+    def owner_of(self, kind: str, resource_id: str) -> str | None:
+        with self._lock:
+            return self._owners.get((kind, resource_id))
+
+    def grant_of(self, token: int) -> tuple[str, UUID] | None:
+        with self._lock:
+            return self._grants.get(token)

@@ -14,7 +14,7 @@ from django.db import connection, transaction
 from django.db.models import Max
 
 from identities.backends import lease_rules as rules
-from identities.models import ContinuityRow, FencingCounter, LeaseRow
+from identities.models import ContinuityRow, FencingCounter, LeaseGrant, LeaseRow, OwnedResource
 from identities.types import Lease, LeaseAcquireResult, LeaseRenewResult, LeaseState, LostReason
 from stores.backends.orm.base import translate_db_errors
 from stores.clock import Clock, system_clock
@@ -131,6 +131,7 @@ class OrmLeaseProvider:
                 return blocked
             lease = rules.granted(current, holder, self._token(), ttl_ms, now)
             write(lease, renew_logged_at=now)
+            LeaseGrant.objects.create(token=lease.fencing_token, identity=identity, holder=holder, granted_at=now)
             return LeaseAcquireResult("acquired", grant=rules.grant_of(lease), previous=current, lease=lease)
 
     @translate_db_errors
@@ -230,3 +231,19 @@ class OrmLeaseProvider:
     @translate_db_errors
     def raise_floor(self, floor: int) -> None:
         raise_token_floor(floor)
+
+    @translate_db_errors
+    def own(self, identity: str, kind: str, resource_ids: Sequence[str]) -> None:
+        OwnedResource.objects.bulk_create(
+            [OwnedResource(kind=kind, resource_id=r, identity=identity) for r in resource_ids], ignore_conflicts=True
+        )
+
+    @translate_db_errors
+    def owner_of(self, kind: str, resource_id: str) -> str | None:
+        owned = OwnedResource.objects.filter(kind=kind, resource_id=resource_id)
+        return owned.values_list("identity", flat=True).first()
+
+    @translate_db_errors
+    def grant_of(self, token: int) -> tuple[str, UUID] | None:
+        row = LeaseGrant.objects.filter(token=token).values_list("identity", "holder").first()
+        return (row[0], row[1]) if row is not None else None

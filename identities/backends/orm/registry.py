@@ -59,7 +59,8 @@ def to_audit(row: AuditEntry) -> AuditRecord:
 def to_rejection(row: StaleWriteRejection) -> StaleWriteRecord:
     return StaleWriteRecord(
         id=row.id, identity=row.identity, agent_id=row.agent_id, presented_token=row.presented_token,
-        current_token=row.current_token, operation=row.operation, created_at=row.created_at,
+        current_token=row.current_token, operation=row.operation, created_at=row.created_at, code=row.code,
+        caller=row.caller,
     )
 
 
@@ -190,6 +191,7 @@ class OrmIdentityRegistry:
         row = StaleWriteRejection.objects.create(
             identity=record.identity, agent_id=record.agent_id, presented_token=record.presented_token,
             current_token=record.current_token, operation=record.operation[:64], created_at=record.created_at,
+            code=record.code[:32], caller=record.caller[:200],
         )
         return to_rejection(row)
 

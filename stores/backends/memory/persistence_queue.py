@@ -191,6 +191,16 @@ class InMemoryQueueMixin:
         with self._state.lock:
             self._release(self._holding(claim), now, "abandoned")
 
+    def release_claims(self, why: str) -> int:
+        with self._state.lock:
+            held = [
+                b for b in self._state.batches.values()
+                if b.session_id == self._session_id and b.claim is not None and b.outcome is None
+            ]
+            if held:
+                self._release(held, self._clock.now(), why)
+            return len(held)
+
     def _release(self, batches: Sequence[QueuedWorkBatch], now: datetime, why: str) -> None:
         """Clear the claim of `batches` (all of one session), keeping their fencing counters."""
         by_claim: dict[str, list[QueuedWorkBatch]] = {}

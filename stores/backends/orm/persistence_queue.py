@@ -80,6 +80,20 @@ def release_owner_claims(owner_id: str, events: EventSink, now: datetime) -> int
         return released
 
 
+def release_session_claims(session_id: str, events: EventSink, now: datetime, why: str) -> int:
+    """End every claim on one session (its owner was fenced out), with queue.abandoned events."""
+    with transaction.atomic():
+        held = QueuedWorkBatchRecord.objects.filter(
+            session_id=session_id, claim_lease_token__isnull=False, outcome__isnull=True
+        )
+        rows = list(held.values(*_RELEASE_FIELDS))
+        if not rows:
+            return 0
+        released = held.filter(pk__in=[r["pk"] for r in rows]).update(**CLEARED_CLAIM)
+        _emit_released(events, "queue.abandoned", rows, now, why)
+        return released
+
+
 class OrmQueueMixin:
     _session_id: str
     events: EventSink
@@ -90,6 +104,10 @@ class OrmQueueMixin:
         def _check_binding(self, session_id: str) -> None: ...
         def _check_fence(self, fence: Fence | None, operation: str) -> None: ...
         def _session_row(self, now: datetime, *, lock: bool) -> PersistedSession: ...
+
+    @translate_db_errors
+    def release_claims(self, why: str) -> int:
+        return release_session_claims(self._session_id, self.events, self._clock.now(), why)
 
     def _open(self) -> Any:
         return QueuedWorkBatchRecord.objects.filter(session_id=self._session_id, outcome__isnull=True)

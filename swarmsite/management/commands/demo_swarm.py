@@ -26,6 +26,8 @@ class Command(BaseCommand):
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--url", default="http://127.0.0.1:8000", help="the server (default: %(default)s)")
         parser.add_argument("--token", help="an admin-scope API token (default: issue one, revoking earlier ones)")
+        parser.add_argument("--agent-token", help="an agent-scope API token for the simulated agents "
+                            "(default: issue one alongside the admin token)")
         parser.add_argument("--agents", type=int, default=10, help="simulated agents (default: %(default)s)")
         parser.add_argument("--duration", type=float, help="stop after this many seconds (default: never)")
         parser.add_argument("--message-every", type=float, default=1.5, help="seconds between new tasks")
@@ -39,7 +41,8 @@ class Command(BaseCommand):
                             stream=sys.stdout, force=True)
         logging.getLogger("httpx").setLevel(logging.WARNING)
         config = DemoConfig(
-            url=options["url"], token=options["token"] or self.issue_token(), agents=options["agents"],
+            url=options["url"], token=options["token"] or self.issue_token(),
+            agent_token=options["agent_token"] or self.issue_token(ApiToken.Scope.AGENT), agents=options["agents"],
             duration_s=options["duration"], message_every_s=options["message_every"],
             chaos_every_s=options["chaos_every"], status_every_s=options["status_every"], seed=options["seed"],
             verbose=options["verbose"],
@@ -52,7 +55,8 @@ class Command(BaseCommand):
         if stats.unexpected:
             sys.exit(1)
 
-    def issue_token(self) -> str:
-        """An admin token for this run; earlier demo tokens are revoked so they do not pile up."""
-        ApiToken.objects.filter(name=TOKEN_NAME, revoked_at__isnull=True).update(revoked_at=timezone.now())
-        return ApiToken.issue(TOKEN_NAME, ApiToken.Scope.ADMIN)[1]
+    def issue_token(self, scope: str = ApiToken.Scope.ADMIN) -> str:
+        """A token of `scope` for this run; earlier demo tokens of that scope are revoked so they do not pile up."""
+        name = TOKEN_NAME if scope == ApiToken.Scope.ADMIN else f"{TOKEN_NAME}-{scope}s"
+        ApiToken.objects.filter(name=name, revoked_at__isnull=True).update(revoked_at=timezone.now())
+        return ApiToken.issue(name, ApiToken.Scope(scope))[1]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 import random
 import threading
 import time
@@ -13,7 +12,6 @@ import pytest
 from django.db import connection
 from django.test import Client
 
-from stores.fencing import InMemoryFenceGuard
 from stores.models import EventRecord, Output
 from swarmsite import composition as registry
 from tests.conftest import token_client
@@ -40,15 +38,6 @@ def append(api: Client, **overrides: Any) -> dict[str, Any]:
 
 def progress(stage: str) -> dict[str, Any]:
     return {"type": "progress", "stage": stage}
-
-
-@pytest.fixture
-def fences(monkeypatch: pytest.MonkeyPatch) -> InMemoryFenceGuard:
-    """The identity runtime's guard, through the registry's hook (a cached fence_guard builder)."""
-    guard = InMemoryFenceGuard()
-    monkeypatch.setattr(registry, "fence_guard", functools.cache(lambda: guard), raising=False)
-    registry.reset()
-    return guard
 
 
 @pytest.mark.parametrize(
@@ -195,18 +184,24 @@ def test_retried_append_with_the_same_idempotency_key_returns_the_same_ref(api: 
 # Fencing.
 
 
-def test_fenced_append_with_the_current_token_is_recorded(api: Client, fences: InMemoryFenceGuard) -> None:
-    fences.grant("writer-1", 4)
-    created = append(api, producer_agent="writer-1", identity="writer-1", fencing_token=4)
-    assert (created["identity"], created["fencing_token"]) == ("writer-1", 4)
+def test_fenced_append_with_the_current_token_is_recorded(api: Client) -> None:
+    grant = registry.lease_provider().acquire("writer-1", uuid.uuid4(), 30_000).grant
+    assert grant is not None
+    created = append(api, producer_agent="writer-1", identity="writer-1", fencing_token=grant.fencing_token)
+    assert (created["identity"], created["fencing_token"]) == ("writer-1", grant.fencing_token)
 
 
-def test_fenced_append_with_a_stale_token_is_409_and_writes_nothing(api: Client, fences: InMemoryFenceGuard) -> None:
-    fences.grant("writer-1", 5)
-    response = post(api, body(producer_agent="writer-1", identity="writer-1", fencing_token=4))
+def test_fenced_append_with_a_stale_token_is_409_and_writes_nothing(api: Client) -> None:
+    leases = registry.lease_provider()
+    old = leases.acquire("writer-1", uuid.uuid4(), 30_000).grant
+    assert old is not None
+    new = leases.acquire("writer-1", old.holder, 30_000).grant
+    assert new is not None
+    response = post(api, body(producer_agent="writer-1", identity="writer-1", fencing_token=old.fencing_token))
     assert response.status_code == 409
     assert response.json()["code"] == "stale_fencing_token"
-    assert (response.json()["presented_token"], response.json()["current_token"]) == (4, 5)
+    assert (response.json()["presented_token"], response.json()["current_token"]) == (old.fencing_token,
+                                                                                        new.fencing_token)
     assert Output.objects.count() == 0
 
 
@@ -226,7 +221,7 @@ def test_fenced_append_is_checked_against_the_identity_runtimes_lease(api: Clien
 def test_identity_without_a_token_is_422(api: Client) -> None:
     response = post(api, body(identity="writer-1"))
     assert response.status_code == 422
-    assert "identity and fencing_token go together" in response.json()["detail"]
+    assert "identity needs its fencing_token" in response.json()["detail"]
 
 
 # The long-poll.

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import json
 import uuid
@@ -11,7 +10,6 @@ from typing import Any
 import pytest
 from django.test import Client
 
-from stores.fencing import InMemoryFenceGuard
 from swarmsite import composition as registry
 from swarmsite.composition import event_log
 
@@ -192,30 +190,30 @@ def test_session_key_mismatch_is_422_and_writes_nothing(api: Client) -> None:
 # -- fencing -------------------------------------------------------------------------------------
 
 
-def test_identity_and_fencing_token_go_together(api: Client) -> None:
-    for extra in ({"identity": "planner"}, {"fencing_token": 3}):
-        response = apply(api, **extra)
-        assert response.status_code == 422
-        assert "both or neither" in response.json()["detail"]
+def test_an_identity_needs_its_token_and_a_token_on_an_unowned_runtime_needs_its_identity(api: Client) -> None:
+    response = apply(api, identity="planner")
+    assert response.status_code == 422
+    assert "identity needs its fencing_token" in response.json()["detail"]
+    response = apply(api, fencing_token=3)
+    assert response.status_code == 422
+    assert "no identity owns runtime" in response.json()["detail"]
 
 
-def test_fenced_apply_with_a_stale_token_is_409_and_writes_nothing(
-    api: Client, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    guard = InMemoryFenceGuard()
-    guard.grant("planner", 8)
-    # The hook the identity runtime fills: registry.fence_guard().
-    monkeypatch.setattr(registry, "fence_guard", functools.cache(lambda: guard), raising=False)
-    registry.reset()
-    ok = apply(api, identity="planner", fencing_token=8, session_snapshot={"v": 1})
+def test_fenced_apply_with_a_stale_token_is_409_and_writes_nothing(api: Client) -> None:
+    leases = registry.lease_provider()
+    old = leases.acquire("planner", uuid.uuid4(), 30_000).grant
+    assert old is not None
+    ok = apply(api, identity="planner", fencing_token=old.fencing_token, session_snapshot={"v": 1})
     assert ok.status_code == 200
-    stale = apply(api, identity="planner", fencing_token=7, session_snapshot={"v": 2})
+    new = leases.acquire("planner", old.holder, 30_000).grant
+    assert new is not None
+    stale = apply(api, identity="planner", fencing_token=old.fencing_token, session_snapshot={"v": 2})
     assert stale.status_code == 409
     assert stale.json()["code"] == "stale_fencing_token"
     assert put(api, f"{BASE}/{RID}/state", {"state": "initializing", "identity": "planner",
-                                            "fencing_token": 7}).status_code == 409
+                                            "fencing_token": old.fencing_token}).status_code == 409
     assert put(api, f"{BASE}/{RID}/snapshot", {"session_snapshot": {"v": 3}, "identity": "planner",
-                                               "fencing_token": 7}).status_code == 409
+                                               "fencing_token": old.fencing_token}).status_code == 409
     assert api.get(f"{BASE}/{RID}/snapshot").json()["session_snapshot"] == {"v": 1}
     assert api.get(f"{BASE}/{RID}").json()["receipt_count"] == 1
     assert api.get(f"{BASE}/{RID}/state").json()["state"] is None

@@ -1,0 +1,108 @@
+"""The one rule of ownership (SPEC 4): a write by an agent to a resource identity X owns must carry X's
+current fencing token, checked inside the write's own transaction.
+
+- no token → FencingTokenRequired; a token that was never X's (another identity's) → FenceMismatch;
+  an older token of X, or X's token after its lease ended → StaleFencingToken;
+- operator and admin callers are not fenced: their writes to owned resources are audited instead;
+- resources no identity owns stay unfenced (a token, if given, is still checked for its identity).
+
+Every refusal is recorded (who, presented and current token, operation, when) after the write's
+transaction rolled back. Ownership is recorded when a resource is created or bound (`_own_record`)."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from dataclasses import replace
+
+from identities.core import RuntimeCore
+from identities.errors import OwnedInbox
+from identities.types import Caller, ContinuityRecord, Owned
+from stores.errors import FenceMismatch, FencingTokenRequired, InvalidInput, StaleFencingToken
+from stores.types import Fence
+
+
+class OwnershipOps(RuntimeCore):
+    def owner_of(self, kind: Owned, resource_id: str) -> str | None:
+        return self._leases.owner_of(kind.value, resource_id)
+
+    def refuse_raw_enqueue(self, session_id: str) -> None:
+        """An identity's inbox is written by send/dispatch, which check it is registered, addressable,
+        active and leased; a raw enqueue would bypass all four."""
+        owner = self._leases.owner_of(Owned.SESSION.value, session_id)
+        if owner is not None:
+            raise OwnedInbox(
+                f"session {session_id!r} is identity {owner!r}'s inbox: deliver with "
+                f"POST /api/v1/identities/{owner}/send (or /dispatch)", identity=owner, session_id=session_id,
+            )
+
+    @contextlib.contextmanager
+    def owned_write(
+        self, kind: Owned, resource_id: str, fence: Fence | None, *, operation: str, caller: Caller | None = None
+    ) -> Iterator[Fence | None]:
+        """Open the write's transaction and authorize it; yields the fence to hand to the store (bound to
+        the owner), or None for an unowned resource or a privileged caller. Refusals are recorded."""
+        try:
+            with self._atomic():
+                owner = self._leases.owner_of(kind.value, resource_id)
+                bound = self._authorize(owner, kind, resource_id, fence, operation, caller)
+                yield bound
+                if owner is not None and bound is None and caller is not None and caller.privileged:
+                    self._audit(caller.name, "unfenced_write", owner, "", self._clock.now(), ok=True,
+                                result={"operation": operation, "resource": f"{kind.value}:{resource_id}"})
+        except StaleFencingToken as exc:
+            if caller is not None:
+                exc.context.setdefault("caller", caller.name)
+            self.record_stale_write(exc)
+            raise
+
+    def _authorize(
+        self, owner: str | None, kind: Owned, resource_id: str, fence: Fence | None, operation: str,
+        caller: Caller | None,
+    ) -> Fence | None:
+        if owner is None:
+            if fence is not None and not fence.identity:
+                raise InvalidInput(
+                    f"a fencing_token was sent, but no identity owns {kind.value} {resource_id!r}: name the "
+                    "identity whose lease it is", field="identity",
+                )
+            if fence is not None:
+                self._leases.check(fence, operation=operation)
+            return fence
+        if fence is None:
+            if caller is not None and caller.privileged:
+                return None
+            lease = self._leases.get(owner)
+            raise FencingTokenRequired(
+                f"{operation} writes to {kind.value} {resource_id!r}, which identity {owner!r} owns: send its "
+                "current fencing_token (from POST /identities/{identity}/lease)",
+                identity=owner, operation=operation, presented_token=None, current_token=lease.fencing_token,
+                resource=f"{kind.value}:{resource_id}",
+            )
+        granted = self._leases.grant_of(fence.token)
+        holder = fence.agent_id or (granted[1] if granted else None)
+        named = fence.identity or (granted[0] if granted else owner)
+        if named != owner or (granted is not None and granted[0] != owner):
+            lease = self._leases.get(owner)
+            raise FenceMismatch(
+                f"{operation} writes to {kind.value} {resource_id!r}, which identity {owner!r} owns, but fencing "
+                f"token {fence.token} is not {owner!r}'s",
+                identity=owner, operation=operation, presented_token=fence.token, current_token=lease.fencing_token,
+                presented_identity=granted[0] if granted else named, agent_id=str(holder) if holder else None,
+                resource=f"{kind.value}:{resource_id}",
+            )
+        bound = replace(fence, identity=owner, agent_id=holder)
+        try:
+            self._leases.check(bound, operation=operation)
+        except StaleFencingToken as exc:
+            if holder is not None:
+                exc.context.setdefault("agent_id", str(holder))
+            raise
+        return bound
+
+    def _own_record(self, record: ContinuityRecord) -> None:
+        """An identity owns its producer name, and each generation's session and runtime id."""
+        identity = record.identity
+        self._leases.own(identity, Owned.IDENTITY.value, [identity])
+        self._leases.own(identity, Owned.SESSION.value, [str(record.session_id)])
+        self._leases.own(identity, Owned.RUNTIME.value, [record.agent_runtime_id])

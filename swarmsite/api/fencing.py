@@ -1,0 +1,46 @@
+"""Writes to what an identity owns, from the API edge: who the caller is and which fence it sent.
+
+The rule itself (token required, bound to the owner, current) is the runtime's
+`IdentityRuntime.owned_write`, checked inside the write's own transaction; this module only reads the
+caller's scope and the `Fencing-Token` header for routes whose bodies carry no fence."""
+
+from __future__ import annotations
+
+from contextlib import AbstractContextManager
+from typing import Annotated
+
+from django.http import HttpRequest
+from ninja import Header
+from pydantic import Field
+
+from identities.types import Caller, Owned
+from stores.types import Fence
+from swarmsite.api.auth import SCOPE_RANK
+from swarmsite.composition import identity_runtime
+from swarmsite.models import ApiToken
+
+FencingTokenHeader = Annotated[
+    int | None,
+    Header(
+        alias="Fencing-Token",
+        description="The owning identity's current fencing token; required from agent tokens when the "
+        "resource is owned by an identity (409 `fencing_token_required` otherwise).",
+    ),
+    Field(ge=0, le=2**63 - 1),
+]
+
+
+def caller_of(request: HttpRequest) -> Caller:
+    token: ApiToken = request.auth  # type: ignore[attr-defined]
+    privileged = SCOPE_RANK[ApiToken.Scope(token.scope)] >= SCOPE_RANK[ApiToken.Scope.OPERATOR]
+    return Caller(name=token.name, privileged=privileged)
+
+
+def owned_write(
+    request: HttpRequest, kind: Owned, resource_id: str, operation: str, *, fence: Fence | None = None,
+    token: int | None = None,
+) -> AbstractContextManager[Fence | None]:
+    """The write's transaction, authorized; yields the fence bound to the owner for the store to check."""
+    if fence is None and token is not None:
+        fence = Fence(identity="", token=token)
+    return identity_runtime().owned_write(kind, resource_id, fence, operation=operation, caller=caller_of(request))
