@@ -221,6 +221,10 @@ class Inbox(Protocol):
         """End every claim on the session (its owner was fenced out); the batches are claimable at once."""
         ...
 
+    def counts(self, session_id: UUID) -> tuple[int, int]:
+        """(batches waiting, batches held by a claim) in the session's inbox."""
+        ...
+
     def cancel_pending(self, session_id: UUID, why: str) -> list[str]:
         """Cancel every batch left in the session's inbox (the session is being left behind); their ids."""
         ...

@@ -36,6 +36,12 @@ class PersistenceInbox:
     def release_claims(self, session_id: UUID, why: str) -> int:
         return self._factory.open(str(session_id)).release_claims(why)
 
+    def counts(self, session_id: UUID) -> tuple[int, int]:
+        store = self._factory.open(str(session_id))
+        every = len(store.list_queued_work(str(session_id)))
+        waiting = len(store.list_pending_queued_work(str(session_id)))
+        return waiting, every - waiting
+
     def cancel_pending(self, session_id: UUID, why: str) -> list[str]:
         store = self._factory.open(str(session_id))
         cancelled = []

@@ -26,6 +26,13 @@ class OwnershipOps(RuntimeCore):
     def owner_of(self, kind: Owned, resource_id: str) -> str | None:
         return self._leases.owner_of(kind.value, resource_id)
 
+    def inbox_counts(self, identity: str) -> tuple[int, int]:
+        """(waiting, claimed) batches in the identity's current inbox: what a recovery frees or cancels."""
+        record = self._continuity.resolve_many([identity])[identity].record
+        if record is None or self._inbox is None:
+            return 0, 0
+        return self._inbox.counts(record.session_id)
+
     def refuse_raw_enqueue(self, session_id: str) -> None:
         """An identity's inbox is written by send/dispatch, which check it is registered, addressable,
         active and leased; a raw enqueue would bypass all four."""

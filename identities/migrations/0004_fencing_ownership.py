@@ -3,6 +3,26 @@
 from django.db import migrations, models
 
 
+def record_existing_ownership(apps, schema_editor):
+    """Identities created before ownership was recorded: their name, every generation's session (the
+    current one and those their checkpoints name) and runtime id."""
+    Identity = apps.get_model("identities", "Identity")
+    ContinuityRow = apps.get_model("identities", "ContinuityRow")
+    CheckpointRow = apps.get_model("identities", "CheckpointRow")
+    OwnedResource = apps.get_model("identities", "OwnedResource")
+    owned = {("identity", name, name) for name in Identity.objects.values_list("name", flat=True)}
+    for row in ContinuityRow.objects.all():
+        owned.add(("session", str(row.session_id), row.identity))
+        for generation in range(row.generation + 1):
+            runtime = f"rt:{row.identity}:0" if generation == 0 else f"{row.identity}:gen{generation}"
+            owned.add(("runtime", runtime, row.identity))
+    for identity, session_id in CheckpointRow.objects.values_list("identity", "session_id").distinct():
+        owned.add(("session", str(session_id), identity))
+    OwnedResource.objects.bulk_create(
+        [OwnedResource(kind=k, resource_id=r, identity=i) for k, r, i in owned], ignore_conflicts=True, batch_size=500
+    )
+
+
 class Migration(migrations.Migration):
 
     dependencies = [
@@ -52,4 +72,5 @@ class Migration(migrations.Migration):
                 'constraints': [models.UniqueConstraint(fields=('kind', 'resource_id'), name='owned_resource_unique')],
             },
         ),
+        migrations.RunPython(record_existing_ownership, migrations.RunPython.noop),
     ]

@@ -11,7 +11,6 @@ from typing import Annotated
 
 from django.http import HttpRequest
 from ninja import Header
-from pydantic import Field
 
 from identities.types import Caller, Owned
 from stores.types import Fence
@@ -23,10 +22,11 @@ FencingTokenHeader = Annotated[
     int | None,
     Header(
         alias="Fencing-Token",
+        ge=0,
+        le=2**63 - 1,
         description="The owning identity's current fencing token; required from agent tokens when the "
         "resource is owned by an identity (409 `fencing_token_required` otherwise).",
     ),
-    Field(ge=0, le=2**63 - 1),
 ]
 
 

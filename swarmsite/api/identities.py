@@ -180,7 +180,7 @@ def save_checkpoint(
     earlier = earlier_answer(request, "checkpoint", idempotency_key)
     if earlier is not None:
         return Status(201, earlier)
-    fence = Fence(identity=name, token=body.fencing_token, agent_id=body.agent_id)
+    fence = None if body.fencing_token is None else Fence(name, body.fencing_token, body.agent_id)
     with owned_write(request, Owned.IDENTITY, name, "checkpoint", fence=fence) as bound:
         saved = identity_runtime().checkpoint(
             name, body.snapshot(), token=body.fencing_token, agent_id=bound.agent_id if bound else body.agent_id,

@@ -162,7 +162,7 @@ class DeliveryOut(Schema):
 
 
 class CheckpointIn(Schema):
-    fencing_token: TokenInt
+    fencing_token: TokenInt | None = Field(None, description="The identity's current token (required from agents).")
     agent_id: UUID | None = None
     version: Annotated[int, Field(ge=1, le=2**63 - 1)] | None = Field(
         None, description="Expected version (optimistic): 409 `stale_checkpoint_version` unless it advances"

@@ -101,12 +101,13 @@ def claim(
     earlier = earlier_answer(request, "queue.claim", key)
     if earlier is not None:
         return earlier
-    agent = lifecycle_store().get(body.agent_id)
-    if agent.state != AgentState.ONLINE:
-        raise NotFound(f"agent {body.agent_id} is {agent.state.value}; register it first", agent_id=str(body.agent_id))
     store = runtime_persistence().open(session_id)
     owner, ttl = str(body.agent_id), claim_ttl_ms(body.lease_ttl_ms)
     with owned_write(request, Owned.SESSION, session_id, "queue.claim", token=fencing_token):
+        agent = lifecycle_store().get(body.agent_id)
+        if agent.state != AgentState.ONLINE:
+            raise NotFound(f"agent {body.agent_id} is {agent.state.value}; register it first",
+                           agent_id=str(body.agent_id))
         if body.batch_ids is not None:
             found = store.claim_ready_queued_work_by_batch_ids(session_id, owner, body.boundary, ttl, body.batch_ids)
         else:

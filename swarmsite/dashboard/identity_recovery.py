@@ -53,6 +53,8 @@ class RecoveryPreview:
     removed_count: int = 0  # delete: every kept checkpoint
     removed_bytes: int = 0
     removed_archived: int = 0
+    inbox_waiting: int = 0  # batches in the current inbox nobody holds
+    inbox_claimed: int = 0  # batches the old holder has claimed: freed at once (reset, delete: cancelled)
     blockers: list[str] = field(default_factory=list)  # why the action will be refused
 
 
@@ -64,6 +66,7 @@ def build_preview(runtime: IdentityRuntime, identity: str, action: str, now: dat
     record = runtime.continuity_record(identity)
     checkpoints = runtime.list_checkpoints(identity, limit=CHECKPOINTS_SCANNED).items
     current = [c for c in checkpoints if record is not None and c.generation == record.generation and not c.archived]
+    waiting, claimed = runtime.inbox_counts(identity)
     preview = RecoveryPreview(
         identity=identity, action=spec, effect=str(runtime.preview_recovery(identity, action)["effect"]),
         state=status.state, generation=record.generation if record else None,
@@ -75,6 +78,7 @@ def build_preview(runtime: IdentityRuntime, identity: str, action: str, now: dat
         archived_count=len(current),
         removed_count=len(checkpoints), removed_bytes=sum(c.size for c in checkpoints),
         removed_archived=sum(1 for c in checkpoints if c.archived),
+        inbox_waiting=waiting, inbox_claimed=claimed,
         blockers=_blockers(runtime, identity, action, status.state),
     )
     return preview

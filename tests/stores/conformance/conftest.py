@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable
 from typing import Any
 
@@ -24,7 +25,7 @@ from stores.contracts import (
     RuntimeStore,
 )
 from stores.events import InMemoryEventLog
-from stores.fencing import InMemoryFenceGuard
+from stores.types import Fence
 
 AGENT_TTL_S = 30.0
 
@@ -43,14 +44,35 @@ def lifecycle(store_backend: str) -> LifecycleStore:
     return InMemoryLifecycleStore(events=InMemoryEventLog(), ttl_s=AGENT_TTL_S, heartbeat_log_interval_s=60)
 
 
+class LeaseFences:
+    """The identity runtime's own lease table as the stores' fence guard, in both legs (the ORM leg's
+    is the database's, which locks the lease row; both honour lease expiry). `grant` takes the lease
+    again and returns the new, current token: every earlier token of that identity becomes stale."""
+
+    def __init__(self, store_backend: str) -> None:
+        from identities.backends.memory.leases import InMemoryLeaseProvider
+        from identities.backends.orm.leases import OrmLeaseProvider
+
+        self.provider = OrmLeaseProvider() if store_backend == "orm" else InMemoryLeaseProvider()
+        self.holder = uuid.uuid4()
+
+    def check(self, fence: Fence, *, operation: str) -> None:
+        self.provider.check(fence, operation=operation)
+
+    def grant(self, identity: str, ttl_ms: int = 60_000) -> int:
+        grant = self.provider.acquire(identity, self.holder, ttl_ms).grant
+        assert grant is not None
+        return grant.fencing_token
+
+
 @pytest.fixture
-def runtime_fences() -> InMemoryFenceGuard:
+def runtime_fences(store_backend: str) -> LeaseFences:
     """The fence guard the runtime store checks fenced commits with (both backends)."""
-    return InMemoryFenceGuard()
+    return LeaseFences(store_backend)
 
 
 @pytest.fixture
-def runtime_store(store_backend: str, runtime_fences: InMemoryFenceGuard) -> RuntimeStore:
+def runtime_store(store_backend: str, runtime_fences: LeaseFences) -> RuntimeStore:
     if store_backend == "orm":
         return OrmRuntimeStore(events=OrmEventLog(), fence_guard=runtime_fences)
     return InMemoryRuntimeStore(events=InMemoryEventLog(), fence_guard=runtime_fences)
@@ -73,9 +95,9 @@ def leases(store_backend: str) -> LeaseProvider:
 
 
 @pytest.fixture
-def output_fences() -> InMemoryFenceGuard:
+def output_fences(store_backend: str) -> LeaseFences:
     """The fence guard the output store checks fenced appends with (both backends)."""
-    return InMemoryFenceGuard()
+    return LeaseFences(store_backend)
 
 
 @pytest.fixture
@@ -84,16 +106,16 @@ def output_events(store_backend: str) -> EventSink:
 
 
 @pytest.fixture
-def outputs(store_backend: str, output_events: EventSink, output_fences: InMemoryFenceGuard) -> OutputStore:
+def outputs(store_backend: str, output_events: EventSink, output_fences: LeaseFences) -> OutputStore:
     if store_backend == "orm":
         return OrmOutputStore(events=output_events, fence_guard=output_fences)
     return InMemoryOutputStore(events=output_events, fence_guard=output_fences)
 
 
 @pytest.fixture
-def persistence_fences() -> InMemoryFenceGuard:
+def persistence_fences(store_backend: str) -> LeaseFences:
     """The fence guard RuntimePersistence checks fenced commits and completions with (both backends)."""
-    return InMemoryFenceGuard()
+    return LeaseFences(store_backend)
 
 
 @pytest.fixture
@@ -102,7 +124,7 @@ def persistence_events(store_backend: str) -> EventSink:
 
 
 def _persistence_factory(
-    store_backend: str, events: EventSink, fences: InMemoryFenceGuard
+    store_backend: str, events: EventSink, fences: LeaseFences
 ) -> RuntimePersistenceFactory:
     from stores.backends.memory.persistence import InMemoryRuntimePersistenceFactory
     from stores.backends.orm.persistence import OrmRuntimePersistenceFactory
@@ -114,7 +136,7 @@ def _persistence_factory(
 
 @pytest.fixture
 def persistence_factory(
-    store_backend: str, persistence_events: EventSink, persistence_fences: InMemoryFenceGuard
+    store_backend: str, persistence_events: EventSink, persistence_fences: LeaseFences
 ) -> RuntimePersistenceFactory:
     return _persistence_factory(store_backend, persistence_events, persistence_fences)
 
@@ -124,7 +146,7 @@ def reopen_persistence(
     store_backend: str,
     persistence_factory: RuntimePersistenceFactory,
     persistence_events: EventSink,
-    persistence_fences: InMemoryFenceGuard,
+    persistence_fences: LeaseFences,
 ) -> Callable[..., RuntimePersistence]:
     """Opens a session again over the same storage: the ORM leg through a brand-new factory (nothing
     cached in Python survives, only the database); the in-memory leg through the same factory."""

@@ -12,7 +12,6 @@ from django.utils import timezone
 
 from stores.contracts import EventSink, OutputStore
 from stores.errors import IdempotencyKeyReused, InvalidInput, NotFound, StaleFencingToken, UnknownParent
-from stores.fencing import InMemoryFenceGuard
 from stores.output_types import (
     Artifact,
     FileRef,
@@ -23,6 +22,7 @@ from stores.output_types import (
     Progress,
 )
 from stores.types import Fence
+from tests.stores.conformance.conftest import LeaseFences
 
 DONE = Final(content=InlineContent({"verdict": "pass"}), ok=True)
 
@@ -264,22 +264,22 @@ def test_idempotency_keys_are_scoped_to_the_producer(outputs: OutputStore) -> No
 
 
 def test_fenced_append_with_the_current_token_records_the_identity(
-    outputs: OutputStore, output_fences: InMemoryFenceGuard
+    outputs: OutputStore, output_fences: LeaseFences
 ) -> None:
-    output_fences.grant("writer-1", 7)
-    record = outputs.append("t", 1, "writer-1", DONE, fence=Fence(identity="writer-1", token=7))
-    assert (record.identity, record.fencing_token) == ("writer-1", 7)
+    token = output_fences.grant("writer-1")
+    record = outputs.append("t", 1, "writer-1", DONE, fence=Fence(identity="writer-1", token=token))
+    assert (record.identity, record.fencing_token) == ("writer-1", token)
     assert outputs.get(record.ref) == record
 
 
 def test_fenced_append_with_a_stale_token_is_rejected_and_writes_nothing(
-    outputs: OutputStore, output_fences: InMemoryFenceGuard, output_events: EventSink
+    outputs: OutputStore, output_fences: LeaseFences, output_events: EventSink
 ) -> None:
-    output_fences.grant("writer-1", 7)
-    output_fences.grant("writer-1", 8)  # a respawn fenced the old holder
+    old = output_fences.grant("writer-1")
+    new = output_fences.grant("writer-1")  # the lease changed hands: the old holder is fenced
     with pytest.raises(StaleFencingToken) as excinfo:
-        outputs.append("t", 1, "writer-1", DONE, fence=Fence(identity="writer-1", token=7))
-    assert excinfo.value.context["current_token"] == 8
+        outputs.append("t", 1, "writer-1", DONE, fence=Fence(identity="writer-1", token=old))
+    assert excinfo.value.context["current_token"] == new
     assert outputs.list_outputs().total == 0
     assert appended_events(output_events) == []
     with pytest.raises(NotFound):
@@ -290,13 +290,13 @@ def test_fenced_append_with_a_stale_token_is_rejected_and_writes_nothing(
 
 
 def test_append_emits_output_appended_with_a_self_contained_snapshot(
-    outputs: OutputStore, output_events: EventSink, output_fences: InMemoryFenceGuard
+    outputs: OutputStore, output_events: EventSink, output_fences: LeaseFences
 ) -> None:
     parent = outputs.append("t", 1, "planner", Partial(chunk=InlineContent("step one of the plan")))
-    output_fences.grant("coder-1", 3)
+    token = output_fences.grant("coder-1")
     child = outputs.append(
         "t", 2, "coder-1", Final(content=InlineContent("all green"), ok=True), [parent.ref],
-        fence=Fence(identity="coder-1", token=3),
+        fence=Fence(identity="coder-1", token=token),
     )
     first, second = appended_events(output_events)
     assert (first.subject_type, first.subject_id) == ("output", parent.ref)
@@ -336,3 +336,12 @@ def test_wait_for_next_times_out_with_none(outputs: OutputStore) -> None:
 def test_wait_for_next_after_an_unknown_ref_is_not_found(outputs: OutputStore) -> None:
     with pytest.raises(NotFound):
         outputs.wait_for_next("p", after_ref="out-0000000000", timeout_s=0)
+
+
+def test_fenced_append_after_the_lease_ran_out_is_rejected(outputs: OutputStore, output_fences: LeaseFences) -> None:
+    """The guard is the real lease table: a current token whose lease expired writes nothing."""
+    token = output_fences.grant("writer-1", ttl_ms=1_000)
+    with time_machine.travel(timezone.now() + timedelta(seconds=2)):
+        with pytest.raises(StaleFencingToken):
+            outputs.append("t", 1, "writer-1", DONE, fence=Fence(identity="writer-1", token=token))
+    assert outputs.list_outputs().total == 0

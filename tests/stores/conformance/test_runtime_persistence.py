@@ -18,7 +18,6 @@ from stores.errors import (
     SessionNodeConflict,
     StaleFencingToken,
 )
-from stores.fencing import InMemoryFenceGuard
 from stores.persistence_types import (
     ActivePath,
     Append,
@@ -39,6 +38,7 @@ from stores.persistence_types import (
 )
 from stores.queue_types import QueuedWorkBatchDraft, QueuedWorkClaimBoundary, QueuedWorkPayload
 from stores.types import Fence
+from tests.stores.conformance.conftest import LeaseFences
 
 IDLE = QueuedWorkClaimBoundary.IDLE
 TTL_MS = 60_000
@@ -234,15 +234,15 @@ def test_commit_with_a_stale_head_revision_is_rejected_and_nothing_changes(
 
 
 def test_commit_with_a_stale_fencing_token_is_rejected_and_nothing_changes(
-    persistence_factory: RuntimePersistenceFactory, persistence_fences: InMemoryFenceGuard
+    persistence_factory: RuntimePersistenceFactory, persistence_fences: LeaseFences
 ) -> None:
     store = persistence_factory.open("root")
-    persistence_fences.grant("planner", 7)
-    store.commit_runtime_state(a_commit("root"), fence=Fence("planner", 7))
-    persistence_fences.grant("planner", 8)
+    old = persistence_fences.grant("planner")
+    store.commit_runtime_state(a_commit("root"), fence=Fence("planner", old))
+    persistence_fences.grant("planner")
     with pytest.raises(StaleFencingToken):
         store.commit_runtime_state(a_commit("root", graph=Append((node("late", "root"),), "late")),
-                                   fence=Fence("planner", 7))
+                                   fence=Fence("planner", old))
     read = store.load_session(FullGraph())
     assert read is not None and read.head_revision == 1 and store.load_node("late") is None
 

@@ -9,7 +9,6 @@ import pytest
 
 from stores.contracts import EventSink, RuntimePersistence, RuntimePersistenceFactory
 from stores.errors import QueuedWorkClaimExpired, SessionBindingMismatch, StaleFencingToken
-from stores.fencing import InMemoryFenceGuard
 from stores.persistence_types import HydratedSessionCheckpoint, RuntimeCommit, Unchanged
 from stores.queue_types import (
     BatchOutcome,
@@ -23,6 +22,7 @@ from stores.queue_types import (
     process_wake_source_key,
 )
 from stores.types import Fence
+from tests.stores.conformance.conftest import LeaseFences
 
 IDLE = QueuedWorkClaimBoundary.IDLE
 CHECKPOINT = QueuedWorkClaimBoundary.ACTIVE_TURN_CHECKPOINT
@@ -228,16 +228,17 @@ def test_an_expired_claim_nobody_reclaimed_can_still_renew_and_complete(root: Ru
 
 
 def test_completion_with_a_stale_fencing_token_is_rejected_and_the_batch_stays(
-    root: RuntimePersistence, persistence_fences: InMemoryFenceGuard
+    root: RuntimePersistence, persistence_fences: LeaseFences
 ) -> None:
     enqueue(root, "fenced")
     claim = root.claim_ready_queued_work("root", "A", IDLE, TTL_MS, 1)
     assert claim is not None
-    persistence_fences.grant("planner", 3)
+    old = persistence_fences.grant("planner")
+    current = persistence_fences.grant("planner")
     with pytest.raises(StaleFencingToken):
-        root.complete_queued_work([claim.completion()], fence=Fence("planner", 2))
+        root.complete_queued_work([claim.completion()], fence=Fence("planner", old))
     assert len(root.list_queued_work("root")) == 1
-    root.complete_queued_work([claim.completion()], fence=Fence("planner", 3))
+    root.complete_queued_work([claim.completion()], fence=Fence("planner", current))
     assert root.list_queued_work("root") == []
 
 

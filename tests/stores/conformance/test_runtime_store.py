@@ -351,8 +351,7 @@ def test_commit_planned_from_a_state_that_moved_since_is_rejected(runtime_store:
 
 
 def test_fenced_commits_with_the_current_token_are_written(runtime_store: RuntimeStore, runtime_fences: Any) -> None:
-    runtime_fences.grant("planner", 5)
-    fence = Fence(identity="planner", token=5)
+    fence = Fence(identity="planner", token=runtime_fences.grant("planner"))
     runtime_store.commit_session_snapshot(RID, session(note="s"), fence=fence)
     runtime_store.atomic_apply(RID, session(note="a"), receipt(), [accepted()], fence=fence)
     runtime_store.commit_machine_lifecycle(
@@ -365,13 +364,12 @@ def test_fenced_commits_with_the_current_token_are_written(runtime_store: Runtim
 def test_fenced_commits_with_a_stale_token_are_rejected_and_write_nothing(
     runtime_store: RuntimeStore, runtime_fences: Any
 ) -> None:
-    runtime_fences.grant("planner", 5)
-    runtime_fences.grant("planner", 6)
-    stale = Fence(identity="planner", token=5)
+    stale = Fence(identity="planner", token=runtime_fences.grant("planner"))
+    current = runtime_fences.grant("planner")
     rec = receipt()
     with pytest.raises(StaleFencingToken) as excinfo:
         runtime_store.atomic_apply(RID, session(note="late"), rec, [accepted()], fence=stale)
-    assert excinfo.value.context["current_token"] == 6
+    assert excinfo.value.context["current_token"] == current
     with pytest.raises(StaleFencingToken):
         runtime_store.commit_session_snapshot(RID, session(note="late"), fence=stale)
     with pytest.raises(StaleFencingToken):

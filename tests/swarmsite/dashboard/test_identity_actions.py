@@ -5,9 +5,10 @@ from __future__ import annotations
 import pytest
 from django.test import Client
 
-from identities.types import IdentityState
+from identities.types import IdentityState, LeaseGrant
 from stores.errors import StaleFencingToken
-from swarmsite.composition import identity_runtime
+from stores.queue_types import QueuedWorkClaimBoundary
+from swarmsite.composition import identity_runtime, runtime_persistence
 from tests.conftest import user_with_role
 from tests.swarmsite.dashboard.helpers import checkpoint, create, hold
 
@@ -185,3 +186,31 @@ def test_open_preview_refreshes_only_its_plan_so_typed_input_survives(operator_c
     body = operator_client.get("/identities/alpha/actions/respawn/", headers=headers).content.decode()
     assert body.lstrip().startswith('<div id="confirm-plan"')
     assert "<form" not in body and "checkpoint v2" in body
+
+
+def _inbox_with_a_claim(name: str) -> LeaseGrant:
+    """Two messages in the identity's inbox; its holder claims one of them."""
+    runtime = identity_runtime()
+    grant = hold(name)
+    for text in ("one", "two"):
+        runtime.send(name, text)
+    session = str(runtime.status(name).session_id)
+    claim = runtime_persistence().open(session).claim_ready_queued_work(
+        session, str(grant.holder), QueuedWorkClaimBoundary.IDLE, 60_000, 1
+    )
+    assert claim is not None
+    return grant
+
+
+def test_respawn_preview_says_the_old_holders_claims_end_at_once(operator_client: Client) -> None:
+    create("alpha")
+    _inbox_with_a_claim("alpha")
+    body = operator_client.get("/identities/alpha/actions/respawn/").content.decode()
+    assert "Ends the old holder's claim on <strong>1 inbox batch</strong>" in body
+
+
+def test_reset_preview_says_what_is_left_in_the_inbox_is_cancelled(admin_client: Client) -> None:
+    create("alpha")
+    _inbox_with_a_claim("alpha")
+    body = admin_client.get("/identities/alpha/actions/reset/").content.decode()
+    assert "Cancels the <strong>2 messages</strong> left in the current session's inbox (1 claimed" in body
