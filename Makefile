@@ -7,6 +7,9 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 STAMP := $(VENV)/.installed
+# No secret key ships with the code: a local run keeps a random one in .secret-key (never committed).
+SECRET_KEY ?= $(shell test -s .secret-key || $(PY) -c 'import secrets; print(secrets.token_urlsafe(50))' > .secret-key; cat .secret-key)
+export SECRET_KEY
 
 .PHONY: run install test test-unit test-e2e lint bench migrate clean
 

@@ -25,6 +25,8 @@ def validate_identity(value: str) -> str:
         reason = "must not contain whitespace"
     elif "/" in value:
         reason = "must not contain slashes"
+    elif value in (".", ".."):
+        reason = "must not be . or .. (no URL can name it)"
     elif len(value) > IDENTITY_MAX_LENGTH:
         reason = f"must not be longer than {IDENTITY_MAX_LENGTH} characters"
     elif "\x00" in value or not value.isprintable():

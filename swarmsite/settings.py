@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import os
+import secrets
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
 import django_stubs_ext
+from django.core.exceptions import ImproperlyConfigured
 
 django_stubs_ext.monkeypatch()  # lets ModelAdmin[Model] etc. be subscripted at runtime
 
@@ -26,8 +29,17 @@ def env_float(name: str, default: float) -> float:
 
 
 DEBUG = env_bool("DEBUG", False)
-# The default key is only for a local checkout; any deployment sets SECRET_KEY.
-SECRET_KEY = os.environ.get("SECRET_KEY", "swarmsite-insecure-local-development-key-change-me")
+# No key is published with the code: `make run` keeps a random one in .secret-key (never committed);
+# a deployment sets SECRET_KEY. Only a DEBUG run may go without one.
+SECRET_KEY = os.environ.get("SECRET_KEY", "")
+if not SECRET_KEY:
+    if not DEBUG:
+        raise ImproperlyConfigured(
+            "SECRET_KEY is not set. Set it to a long random value, for example "
+            "SECRET_KEY=$(python3 -c 'import secrets; print(secrets.token_urlsafe(50))'); `make run` "
+            "creates one in .secret-key. Only DEBUG=1 runs without one."
+        )
+    SECRET_KEY = "debug-only-" + secrets.token_urlsafe(50)
 ALLOWED_HOSTS = [h for h in os.environ.get("ALLOWED_HOSTS", "127.0.0.1,localhost,[::1]").split(",") if h]
 CSRF_TRUSTED_ORIGINS = [o for o in os.environ.get("CSRF_TRUSTED_ORIGINS", "").split(",") if o]
 
@@ -44,6 +56,7 @@ INSTALLED_APPS = [
     "django_htmx",
     "template_partials",
     "ninja",  # serves Swagger UI from local static files (no CDN on this network)
+    "axes",  # login throttling: too many failed logins lock the username and address out for a while
     "swarmsite",
     "stores",
     "identities",
@@ -60,7 +73,57 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    "csp.middleware.CSPMiddleware",
+    "axes.middleware.AxesMiddleware",  # last, as django-axes asks
 ]
+
+AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
+# Five failed logins for one username from one address lock it out for 15 minutes (django-axes).
+AXES_FAILURE_LIMIT = int(os.environ.get("SWARM_LOGIN_FAILURE_LIMIT", "5"))
+AXES_COOLOFF_TIME = timedelta(minutes=env_float("SWARM_LOGIN_COOLOFF_MIN", 15.0))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
+AXES_IPWARE_PROXY_COUNT = int(os.environ.get("SWARM_PROXY_COUNT", "0"))
+# The dashboard loads scripts and styles from this server only (htmx, the live glue, vendored charts);
+# inline styles stay allowed for htmx's indicator style and chart libraries. The API docs page, which
+# Swagger UI renders with inline script, is exempt (swarmsite/api/assembly.py).
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'", "'unsafe-inline'"],
+        "img-src": ["'self'", "data:"],
+        "connect-src": ["'self'"],
+        "frame-ancestors": ["'none'"],
+        "form-action": ["'self'"],
+        "base-uri": ["'self'"],
+    }
+}
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+# Behind HTTPS (SWARM_HTTPS=1, the documented production setting): secure cookies, HSTS, redirects.
+SWARM_HTTPS = env_bool("SWARM_HTTPS", False)
+if SWARM_HTTPS:
+    SECURE_SSL_REDIRECT = True
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    SESSION_COOKIE_SECURE = True
+    CSRF_COOKIE_SECURE = True
+    SECURE_HSTS_SECONDS = int(os.environ.get("SWARM_HSTS_SECONDS", str(365 * 24 * 3600)))
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+    SECURE_HSTS_PRELOAD = env_bool("SWARM_HSTS_PRELOAD", True)
+    # An API health check over plain HTTP inside the network still answers.
+    SECURE_REDIRECT_EXEMPT = [r"^api/v1/health$"]
+# Password reset mails: only with a mail server configured (EMAIL_HOST); else those pages are not mounted.
+EMAIL_HOST = os.environ.get("EMAIL_HOST", "")
+EMAIL_HOST_CONFIGURED = bool(EMAIL_HOST)
+if EMAIL_HOST_CONFIGURED:
+    EMAIL_PORT = int(os.environ.get("EMAIL_PORT", "587"))
+    EMAIL_HOST_USER = os.environ.get("EMAIL_HOST_USER", "")
+    EMAIL_HOST_PASSWORD = os.environ.get("EMAIL_HOST_PASSWORD", "")
+    EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", True)
+    DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "swarmsite@localhost")
 
 ROOT_URLCONF = "swarmsite.urls"
 ASGI_APPLICATION = "swarmsite.asgi.application"

@@ -3,10 +3,14 @@ no-op routes, and one router per resource (each in its own module beside this on
 
 from __future__ import annotations
 
-from typing import Any
+import functools
+from collections.abc import Callable
+from typing import Any, cast
 
-from django.http import HttpRequest
+from csp.decorators import csp_exempt
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from ninja import NinjaAPI, Schema
+from ninja.errors import ValidationError
 from ninja.parser import Parser
 
 from swarmsite.api.agents import agents_router
@@ -16,19 +20,47 @@ from swarmsite.api.identities import identities_router
 from swarmsite.api.outputs import outputs_router
 from swarmsite.api.roster import roster_router
 from swarmsite.api.runtimes import runtimes_router
+from swarmsite.api.schemas import unstorable_text
 from swarmsite.api.sessions import sessions_router
 
 
 class EmptyBodyParser(Parser):
-    """An empty body reads as {} so optional bodies may simply be left out (curl -X POST)."""
+    """An empty body reads as {} so optional bodies may simply be left out (curl -X POST). Every body is
+    a JSON object (as documented) and no string in it holds what PostgreSQL cannot store (NUL) or what is
+    not Unicode text (a lone surrogate such as "\\ud800"): refused with 422 at the edge, for every route."""
 
     def parse_body(self, request: HttpRequest) -> dict[str, Any]:
         if not request.body.strip():
             return {}
-        return super().parse_body(request)
+        parsed = super().parse_body(request)
+        if not isinstance(parsed, dict):
+            raise ValidationError([{"loc": ("body",), "msg": "the body must be a JSON object", "type": "object_type"}])
+        problem = unstorable_text(parsed)
+        if problem is not None:
+            path, why = problem
+            raise ValidationError([{"loc": ("body", *path), "msg": why, "type": "string_unicode"}])
+        return parsed
+
+
+def for_people_and_tokens(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """The API docs and the OpenAPI document: for logged-in dashboard users and for holders of an API
+    token (so clients can be generated from it), not for anonymous visitors. The docs page renders
+    Swagger UI with inline script, so it is exempt from the dashboard's Content-Security-Policy."""
+
+    @functools.wraps(view)
+    def guarded(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        bearer = request.headers.get("Authorization", "")
+        has_token = bearer.startswith("Bearer ") and BearerToken().authenticate(request, bearer[7:]) is not None
+        if not (request.user.is_authenticated or has_token):
+            return JsonResponse({"detail": "log in to the dashboard or send an API token to read the API docs",
+                                 "code": "unauthorized"}, status=401)
+        return view(request, *args, **kwargs)
+
+    return cast(Callable[..., HttpResponse], csp_exempt()(guarded))
 
 
 api = NinjaAPI(
+    docs_decorator=for_people_and_tokens,
     parser=EmptyBodyParser(),
     title="Swarmsite API",
     version="1",

@@ -42,6 +42,15 @@ def status_for(exc: Exception) -> int:
     raise exc
 
 
+def _location(loc: Any) -> list[str]:
+    """Where the problem is, as a client names it: `body.<field>` (ninja adds the body parameter's name,
+    `body` in every router, after the source)."""
+    parts = [str(part) for part in loc]
+    if parts[:2] == ["body", "body"]:
+        del parts[1]
+    return parts
+
+
 def install_error_handlers(api: NinjaAPI) -> None:
     """Render every error the API raises through `api`'s renderer."""
 
@@ -65,8 +74,7 @@ def install_error_handlers(api: NinjaAPI) -> None:
     @api.exception_handler(ValidationError)
     def on_validation_error(request: HttpRequest, exc: ValidationError) -> HttpResponse:
         problems = [
-            {"loc": [str(part) for part in e.get("loc", ())], "msg": str(e.get("msg", "")),
-             "type": str(e.get("type", ""))}
+            {"loc": _location(e.get("loc", ())), "msg": str(e.get("msg", "")), "type": str(e.get("type", ""))}
             for e in exc.errors
         ]
         summary = "; ".join(f"{'.'.join(p['loc'])}: {p['msg']}" for p in problems[:5])
@@ -82,6 +90,8 @@ def install_error_handlers(api: NinjaAPI) -> None:
 
     @api.exception_handler(HttpError)
     def on_http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
+        if isinstance(exc.__cause__, ValidationError):  # the body parser's checks (ninja wraps them in a 400)
+            return on_validation_error(request, exc.__cause__)
         codes = {400: "malformed_request", 404: "not_found", 413: "payload_too_large"}
         return error_response(request, exc.status_code, str(exc), codes.get(exc.status_code, "http_error"))
 

@@ -23,7 +23,6 @@ from swarmsite.api.fencing import owned_write
 from swarmsite.api.idempotency import earlier_answer, remember
 from swarmsite.api.identities_schemas import (
     ActionIn,
-    ActionOut,
     AuditOut,
     CheckpointDataOut,
     CheckpointIn,
@@ -39,6 +38,7 @@ from swarmsite.api.identities_schemas import (
     LeaseReleaseIn,
     LeaseRenewIn,
     PeersOut,
+    RecoveryOut,
     RejectionOut,
     SendIn,
     SpecFields,
@@ -274,7 +274,7 @@ def action_out(identity: str, action: str, token: int, record: Any = None) -> di
     }
 
 
-@identities_router.post("/{identity}/respawn", response={200: ActionOut, **SCOPED, **COMMON_ERRORS})
+@identities_router.post("/{identity}/respawn", response={200: RecoveryOut, **SCOPED, **COMMON_ERRORS})
 def respawn(request: HttpRequest, identity: str, body: ActionIn | None = None) -> dict[str, Any]:
     """Operator: fence the owner and reactivate, keeping generation, session and checkpoints. The next
     agent to take the lease resumes from the latest checkpoint."""
@@ -284,7 +284,7 @@ def respawn(request: HttpRequest, identity: str, body: ActionIn | None = None) -
     return action_out(name, "respawn", identity_runtime().lease(name).fencing_token, record)
 
 
-@identities_router.post("/{identity}/retire", response={200: ActionOut, **SCOPED, **COMMON_ERRORS})
+@identities_router.post("/{identity}/retire", response={200: RecoveryOut, **SCOPED, **COMMON_ERRORS})
 def retire(request: HttpRequest, identity: str, body: ActionIn | None = None) -> dict[str, Any]:
     """Operator: fence the owner and set retiring; no new deliveries."""
     require_scope(request, "operator")
@@ -293,7 +293,7 @@ def retire(request: HttpRequest, identity: str, body: ActionIn | None = None) ->
     return action_out(name, "retire", token)
 
 
-@identities_router.post("/{identity}/reset", response={200: ActionOut, **SCOPED, **COMMON_ERRORS})
+@identities_router.post("/{identity}/reset", response={200: RecoveryOut, **SCOPED, **COMMON_ERRORS})
 def reset(request: HttpRequest, identity: str, body: ActionIn | None = None) -> dict[str, Any]:
     """Admin: fence the owner and start the next generation from nothing (old checkpoints archived)."""
     require_scope(request, "admin")
@@ -302,7 +302,7 @@ def reset(request: HttpRequest, identity: str, body: ActionIn | None = None) -> 
     return action_out(name, "reset", identity_runtime().lease(name).fencing_token, record)
 
 
-@identities_router.delete("/{identity}", response={200: ActionOut, **SCOPED, **COMMON_ERRORS})
+@identities_router.delete("/{identity}", response={200: RecoveryOut, **SCOPED, **COMMON_ERRORS})
 def delete(request: HttpRequest, identity: str, body: ActionIn | None = None) -> dict[str, Any]:
     """Admin: fence the owner, delete continuity and every checkpoint; the identity becomes uninitialized."""
     require_scope(request, "admin")

@@ -9,7 +9,7 @@ from typing import Annotated, Any, Literal
 from uuid import UUID
 
 from ninja import Schema
-from pydantic import Field, field_validator
+from pydantic import Field, StrictBool, field_validator
 
 from identities.roster import FullMeshTopology, StaticTopology, TopologyProvider
 from identities.types import (
@@ -87,7 +87,7 @@ class LeaseInfoOut(Schema):
     lost_reason: str
 
 
-class HealthOut(Schema):
+class ContinuityHealthOut(Schema):
     store_reachable: bool
     durability_policy: str
     last_checkpoint_version: int | None
@@ -109,7 +109,7 @@ class StatusOut(Schema):
     generation: int | None
     checkpoint_version: int | None
     lease: LeaseInfoOut | None
-    continuity_health: HealthOut | None
+    continuity_health: ContinuityHealthOut | None
 
 
 class IdentityFilter(PageParams):
@@ -164,7 +164,8 @@ class DeliveryOut(Schema):
 class CheckpointIn(Schema):
     fencing_token: TokenInt | None = Field(None, description="The identity's current token (required from agents).")
     agent_id: UUID | None = None
-    version: Annotated[int, Field(ge=1, le=2**63 - 1)] | None = Field(
+    # At most 2**53 - 1 (exact in every JSON client), so the version after it always fits the column.
+    version: Annotated[int, Field(ge=1, le=2**53 - 1, strict=True)] | None = Field(
         None, description="Expected version (optimistic): 409 `stale_checkpoint_version` unless it advances"
     )
     data: str = Field(description="The session snapshot, base64-encoded", max_length=4 * 1024 * 1024)
@@ -215,7 +216,7 @@ class ActionIn(Schema):
     reason: ShortText(1000) = ""  # type: ignore[valid-type]
 
 
-class ActionOut(Schema):
+class RecoveryOut(Schema):
     identity: str
     action: str
     fencing_token: int
@@ -287,7 +288,7 @@ class RosterIn(Schema):
 
 class ReconcileIn(Schema):
     identities: Annotated[list[SpecIn], Field(max_length=MAX_ROSTER)]
-    dry_run: bool = True
+    dry_run: StrictBool = True
     reason: ShortText(1000) = "reconcile"  # type: ignore[valid-type]
 
 

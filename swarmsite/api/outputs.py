@@ -14,7 +14,7 @@ from django.conf import settings
 from django.http import HttpRequest
 from ninja import Header, Query, Router, Schema
 from ninja.responses import Status
-from pydantic import Field, model_validator
+from pydantic import Field, StrictBool, model_validator
 
 from identities.types import Owned
 from stores.output_types import (
@@ -88,7 +88,7 @@ class ArtifactIn(Schema):
 class FinalIn(Schema):
     type: Literal["final"]
     content: ContentIn
-    ok: bool
+    ok: StrictBool
 
 
 EventIn = Annotated[ProgressIn | PartialIn | ArtifactIn | FinalIn, Field(discriminator="type")]

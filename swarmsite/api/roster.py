@@ -31,7 +31,7 @@ class RestoreOut(Schema):
     managed_edges: list[list[str]]
 
 
-class ActionOut(Schema):
+class ReconcileActionOut(Schema):
     action: str
     identity: str
     profile: str | None
@@ -39,7 +39,7 @@ class ActionOut(Schema):
 
 class ReconcileOut(Schema):
     dry_run: bool
-    actions: list[ActionOut]
+    actions: list[ReconcileActionOut]
 
 
 class EdgesOut(Schema):

@@ -17,6 +17,37 @@ NO_NUL = r"^[^\x00]*$"
 MAX_JSON_DEPTH = 64
 
 
+def _text_problem(text: str) -> str | None:
+    if "\x00" in text:
+        return "contains a NUL character, which is not allowed"
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return "contains a lone surrogate (not Unicode text), which is not allowed"
+    return None
+
+
+def unstorable_text(value: Any, path: tuple[str, ...] = ()) -> tuple[tuple[str, ...], str] | None:
+    """The first string (key or value) in a parsed JSON document that no database can store, with its
+    path and why; None when every string is storable."""
+    stack: list[tuple[tuple[str, ...], Any]] = [(path, value)]
+    while stack:
+        where, item = stack.pop()
+        if isinstance(item, str):
+            why = _text_problem(item)
+            if why is not None:
+                return where, why
+        elif isinstance(item, dict):
+            for key, child in item.items():
+                why = _text_problem(str(key))
+                if why is not None:
+                    return (*where, str(key).encode("utf-8", "backslashreplace").decode()), f"a key {why}"
+                stack.append(((*where, str(key)), child))
+        elif isinstance(item, list):
+            stack.extend(((*where, str(i)), child) for i, child in enumerate(item))
+    return None
+
+
 def _reject_nul(value: Any, path: str = "$", depth: int = 0) -> None:
     if isinstance(value, str) and "\x00" in value:
         raise ValueError(f"{path} contains a NUL character, which is not allowed")

@@ -47,6 +47,8 @@ Token = Annotated[str, Field(min_length=1, max_length=64, pattern=SEGMENT)]
 Sha256Hex = Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
 Count = Annotated[int, Field(ge=0, le=2**63 - 1)]
 EpochMs = Annotated[int, Field(ge=0, le=2**53)]
+# In a JSON body a number is a number: `false` or "5" is not an epoch (query parameters stay lax).
+BodyEpochMs = Annotated[int, Field(ge=0, le=2**53, strict=True)]
 TtlMs = Annotated[int, Field(ge=0, le=7 * 24 * 3600 * 1000)]
 MergeKeyText = Annotated[str, Field(pattern=r"^(never|payload_default|group:[^\x00]{1,200})$")]
 
@@ -93,7 +95,7 @@ class GraphIn(Schema):
         return Unchanged(self.leaf_node_id)
 
 
-class CheckpointIn(Schema):
+class SessionCheckpointIn(Schema):
     turn_state: JsonValue = None
     tool_state: Base64Bytes | None = Field(default=None, description="base64")
     plugin_snapshot: Base64Bytes | None = Field(default=None, description="base64")
@@ -139,7 +141,7 @@ class CommitIn(Fenced):
     agent_frames: list[JsonObject] = Field(default_factory=list, max_length=100)
     current_agent_frame_id: ShortText(200) | None = None  # type: ignore[valid-type]
     graph: GraphIn = Field(default_factory=GraphIn)
-    checkpoint: CheckpointIn = Field(default_factory=CheckpointIn)
+    checkpoint: SessionCheckpointIn = Field(default_factory=SessionCheckpointIn)
     usage_deltas: list[UsageSchema] = Field(default_factory=list, max_length=100)
     turn_id: ShortText(200) | None = Field(  # type: ignore[valid-type]
         None, description="Makes this the turn's final commit: a retry returns the stored result. "
@@ -179,7 +181,7 @@ class GraphOut(Schema):
     leaf_node_id: str | None
 
 
-class CheckpointOut(Schema):
+class SessionCheckpointOut(Schema):
     turn_state: Any = None
     tool_state: str | None = Field(None, description="base64")
     plugin_snapshot: str | None = Field(None, description="base64")
@@ -195,7 +197,7 @@ class SessionOut(Schema):
     current_agent_frame_id: str | None
     graph: GraphOut
     checkpoint_ref: str | None
-    checkpoint: CheckpointOut | None
+    checkpoint: SessionCheckpointOut | None
     token_ledger: list[UsageSchema]
 
 
@@ -271,7 +273,7 @@ class EnqueueIn(Schema):
     delivery_policy: DeliveryPolicy = DeliveryPolicy.AFTER_CURRENT_TURN_COMMIT
     slot_policy: SlotPolicy = SlotPolicy.EXCLUSIVE
     merge_key: MergeKeyText = "never"
-    available_at_ms: EpochMs = 0
+    available_at_ms: BodyEpochMs = 0
 
 
 class BatchClaimOut(Schema):
@@ -370,7 +372,7 @@ class QueueFilter(Schema):
 class IntentIn(Schema):
     attachment_id: AttachmentId
     canonical_uri: ShortText(2000)  # type: ignore[valid-type]
-    intent_at_epoch_ms: EpochMs | None = Field(None, description="Default: now")
+    intent_at_epoch_ms: BodyEpochMs | None = Field(None, description="Default: now")
 
 
 class AttachmentIdsIn(Schema):

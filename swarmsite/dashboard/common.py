@@ -33,9 +33,12 @@ def role_required(role: str) -> Callable[[View], View]:
     return decorator
 
 
+MAX_PAGE = 1_000_000  # far past any list's end; keeps OFFSET inside every database's integer range
+
+
 def page_number(request: HttpRequest) -> int:
     try:
-        return max(1, int(request.GET.get("page", "1")))
+        return min(MAX_PAGE, max(1, int(request.GET.get("page", "1")[:20])))
     except ValueError:
         return 1
 

@@ -23,6 +23,9 @@ from identities.types import (
 from stores.backends.orm.base import translate_db_errors
 from stores.types import Page
 
+# The state's reason is a summary ("retired by ops: <reason>"); the whole reason stays in the audit entry.
+STATE_REASON_MAX = Identity._meta.get_field("state_reason").max_length or 500
+
 
 def to_spec(row: Identity) -> DurableAgentSpec:
     return DurableAgentSpec(
@@ -84,9 +87,9 @@ class OrmIdentityRegistry:
     ) -> IdentityEntry:
         if row is None:
             row = Identity(name=spec.identity, created_at=now, state_changed_at=now, state=state.value,
-                           state_reason=reason)
+                           state_reason=reason[:STATE_REASON_MAX])
         elif row.state != state.value:
-            row.state_changed_at, row.state_reason = now, reason
+            row.state_changed_at, row.state_reason = now, reason[:STATE_REASON_MAX]
         for name, value in spec_fields(spec).items():
             setattr(row, name, value)
         row.state, row.updated_at = state.value, now
@@ -120,7 +123,8 @@ class OrmIdentityRegistry:
             row = Identity.objects.select_for_update().filter(name=identity).first()
             if row is None:
                 raise UnknownIdentity(f"unknown identity: {identity}", identity=identity)
-            row.state, row.state_reason, row.state_changed_at, row.updated_at = state.value, reason, now, now
+            row.state, row.state_reason, row.state_changed_at, row.updated_at = (
+                state.value, reason[:STATE_REASON_MAX], now, now)
             row.save(update_fields=["state", "state_reason", "state_changed_at", "updated_at"])
             return to_entry(row)
 

@@ -146,7 +146,8 @@ def test_oversized_body_is_413_and_writes_nothing(api: Client, settings: object)
     assert api.get(f"/api/v1/agents/{agent}").status_code == 404
 
 
-def test_openapi_documents_the_lifecycle_operations(client: Client) -> None:
+def test_openapi_documents_the_lifecycle_operations(api: Client) -> None:
+    client = api
     schema = client.get("/api/v1/openapi.json").json()
     paths = schema["paths"]
     assert "/api/v1/agents/{agent_id}/register" in paths

@@ -181,5 +181,5 @@ def test_malformed_names_and_ids_in_urls_are_refused_without_a_500(operator_clie
                  "/identities/a%00b/diff/?from=0:1&to=0:2"):
         assert operator_client.get(path).status_code == 404, path
     cancel = operator_client.post("/identities/alpha/inbox/b%00x/cancel/", headers={"HX-Request": "true"})
-    assert cancel.status_code == 200 and "Not cancelled" in cancel.content.decode()
+    assert cancel.status_code == 404  # no batch id holds a NUL: refused before the view runs
     assert operator_client.get("/audit/?identity=a%00b").status_code == 200

@@ -51,12 +51,13 @@ def test_refused_cancel_is_audited_as_refused_and_a_viewer_leaves_no_entry() -> 
 def test_cancel_with_a_malformed_id_is_404_or_refused_without_reaching_the_store() -> None:
     enqueue("alpha", "stays")
     operator = client_for("operator")
-    assert operator.post(reverse("session-cancel", args=["a\x00b", "x"])).status_code == 404
+    assert operator.post("/sessions/a%00b/queue/x/cancel/").status_code == 404
     assert operator.post(reverse("session-cancel", args=["s" * 201, "x"])).status_code == 404
-    response = operator.post(reverse("session-cancel", args=["alpha", "b\x00" + "x" * 100]), follow=True)
+    assert operator.post("/sessions/alpha/queue/b%00xxx/cancel/").status_code == 404
+    response = operator.post(reverse("session-cancel", args=["alpha", "x" * 201]), follow=True)
     assert "was not cancelled" in response.content.decode()
-    [(_, _, ok, result)] = audits("session:alpha")
-    assert ok is False and "\x00" not in str(result["batch_id"])
+    [(_, _, ok, _)] = audits("session:alpha")
+    assert ok is False
     assert len(runtime_persistence().open("alpha").list_queued_work("alpha")) == 1
 
 
