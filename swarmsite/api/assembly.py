@@ -11,6 +11,7 @@ from csp.decorators import csp_exempt
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from ninja import NinjaAPI, Schema
 from ninja.errors import ValidationError
+from ninja.operation import Operation
 from ninja.parser import Parser
 
 from swarmsite.api.agents import agents_router
@@ -59,7 +60,16 @@ def for_people_and_tokens(view: Callable[..., HttpResponse]) -> Callable[..., Ht
     return cast(Callable[..., HttpResponse], csp_exempt()(guarded))
 
 
-api = NinjaAPI(
+class SwarmsiteAPI(NinjaAPI):
+    def get_openapi_operation_id(self, operation: Operation) -> str:
+        """`<resource>_<function>` (`identities_acquire_lease`, `sessions_commit`): stable, readable names
+        for generated clients, unique because each resource's routes live in one module."""
+        module = operation.view_func.__module__.rsplit(".", 1)[-1]
+        name = operation.view_func.__name__
+        return name if module == "assembly" else f"{module}_{name}"
+
+
+api = SwarmsiteAPI(
     docs_decorator=for_people_and_tokens,
     parser=EmptyBodyParser(),
     title="Swarmsite API",

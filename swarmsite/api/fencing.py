@@ -13,21 +13,23 @@ from django.http import HttpRequest
 from ninja import Header
 
 from identities.types import Caller, Owned
+from stores.errors import InvalidInput
 from stores.types import Fence
 from swarmsite.api.auth import SCOPE_RANK
 from swarmsite.composition import identity_runtime
 from swarmsite.models import ApiToken
 
+# Headers are text on the wire, so the document says so: a decimal token.
 FencingTokenHeader = Annotated[
-    int | None,
+    str | None,
     Header(
         alias="Fencing-Token",
-        ge=0,
-        le=2**63 - 1,
-        description="The owning identity's current fencing token; required from agent tokens when the "
-        "resource is owned by an identity (409 `fencing_token_required` otherwise).",
+        pattern=r"^[0-9]{1,19}$",
+        description="The owning identity's current fencing token (decimal); required from agent tokens when "
+        "the resource is owned by an identity (409 `fencing_token_required` otherwise).",
     ),
 ]
+MAX_TOKEN = 2**63 - 1
 
 
 def caller_of(request: HttpRequest) -> Caller:
@@ -38,9 +40,11 @@ def caller_of(request: HttpRequest) -> Caller:
 
 def owned_write(
     request: HttpRequest, kind: Owned, resource_id: str, operation: str, *, fence: Fence | None = None,
-    token: int | None = None,
+    token: str | None = None,
 ) -> AbstractContextManager[Fence | None]:
     """The write's transaction, authorized; yields the fence bound to the owner for the store to check."""
     if fence is None and token is not None:
-        fence = Fence(identity="", token=token)
+        if int(token) > MAX_TOKEN:
+            raise InvalidInput(f"Fencing-Token must be at most {MAX_TOKEN}", field="Fencing-Token")
+        fence = Fence(identity="", token=int(token))
     return identity_runtime().owned_write(kind, resource_id, fence, operation=operation, caller=caller_of(request))

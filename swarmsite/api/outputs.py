@@ -41,7 +41,7 @@ from swarmsite.composition import output_store
 outputs_router = Router(tags=["outputs"])
 
 Name = Annotated[str, Field(min_length=1, max_length=200, pattern=NO_NUL)]
-Ref = Annotated[str, Field(pattern=REF_PATTERN, examples=["out-3fa85f6457"])]
+Ref = Annotated[str, Field(pattern=REF_PATTERN, description="An output ref, like out-3fa85f6457")]
 Attempt = Annotated[int, Field(ge=0, le=2**32 - 1)]
 # Identity names are one path segment elsewhere in the API (SPEC 4): no whitespace or "/".
 IdentityName = Annotated[str, Field(min_length=1, max_length=200, pattern=r"^[^\s\x00/]+$")]
