@@ -13,6 +13,7 @@ from swarmsite.dashboard import (
     roster_bulk,
     runtimes,
     sessions,
+    storage,
     tokens,
 )
 
@@ -35,6 +36,7 @@ urlpatterns = [
     path("sessions/<str:session_id>/", sessions.session_detail, name="session"),
     path("sessions/<str:session_id>/queue/<str:batch_id>/cancel/", sessions.cancel_batch, name="session-cancel"),
     path("sessions/<str:session_id>/maintenance/<str:action>/", sessions.maintenance, name="session-maintenance"),
+    path("storage/", storage.storage, name="storage"),
     path("tokens/", tokens.tokens, name="tokens"),
     path("tokens/create/", tokens.create_token, name="token-create"),
     path("tokens/<int:token_id>/revoke/", tokens.revoke_token, name="token-revoke"),
