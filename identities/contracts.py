@@ -24,6 +24,7 @@ from identities.types import (
     ManagedPeerEdge,
     StaleWriteRecord,
 )
+from stores.retention_types import TableRetention
 from stores.types import Fence, Page
 
 
@@ -203,6 +204,23 @@ class IdentityRegistry(Protocol):
     def list_rejections(
         self, *, identity: str | None = None, offset: int = 0, limit: int = 50
     ) -> Page[StaleWriteRecord]:
+        ...
+
+    def prune_audit(self, before: datetime, *, limit: int) -> int:
+        """Delete at most `limit` audit entries written before `before`, oldest first; how many."""
+        ...
+
+    def audit_retention(self, before: datetime) -> TableRetention:
+        """Audit rows, size, the oldest entry, and how many predate `before`."""
+        ...
+
+    def prune_rejections(self, before: datetime, *, limit: int) -> int:
+        """Delete at most `limit` rejections recorded before `before` or naming an identity that does not
+        exist (whatever their age), oldest first; how many."""
+        ...
+
+    def rejections_retention(self, before: datetime) -> TableRetention:
+        """Rejection rows, size, the oldest, and how many a prune at `before` would remove."""
         ...
 
 

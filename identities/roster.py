@@ -28,6 +28,7 @@ from identities.types import (
     RestoreKind,
     RestoreOutcome,
 )
+from stores.events import check_resume
 from stores.types import Event, Page
 
 Customizer = Callable[[DurableAgentSpec, AgentBuildContext, AgentBuildDraft], AgentBuildDraft]
@@ -156,6 +157,7 @@ class RosterOps(RecoveryOps):
     def subscribe(self, identity: str, *, after: int = 0, limit: int = 500) -> list[Event]:
         """The identity's events after an event id (live delivery is the websocket's job)."""
         self._entry(identity)
+        check_resume(self._events, after)
         return self._events.since(after, limit=limit, subject_type="identity", subject_id=identity)
 
     # -- roster ----------------------------------------------------------------------------------

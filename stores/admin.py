@@ -3,7 +3,7 @@ from __future__ import annotations
 from django.contrib import admin
 
 from stores.admin_base import ReadOnlyAdmin
-from stores.models import Agent, EventRecord
+from stores.models import Agent, EventLogWatermark, EventRecord, PruneRunRecord
 
 
 @admin.register(Agent)
@@ -20,6 +20,17 @@ class EventRecordAdmin(ReadOnlyAdmin):
     list_filter = ["kind", "subject_type"]
     search_fields = ["subject_id", "kind"]
     ordering = ["-id"]
+
+
+@admin.register(PruneRunRecord)
+class PruneRunAdmin(ReadOnlyAdmin):
+    list_display = ["id", "started_at", "finished_at", "complete", "removed"]
+    ordering = ["-id"]
+
+
+@admin.register(EventLogWatermark)
+class EventLogWatermarkAdmin(ReadOnlyAdmin):
+    list_display = ["pruned_through", "updated_at"]
 
 
 # The runtime store's admin lives in its own module; importing it registers it.

@@ -33,6 +33,7 @@ from stores.queue_types import (
     QueuedWorkClaimBoundary,
     QueuedWorkCompletion,
 )
+from stores.retention_types import PruneRun, TableRetention
 from stores.runtime_state import MachineLifecycleCommit
 from stores.runtime_types import (
     LogicalRuntimeId,
@@ -77,6 +78,19 @@ class EventSink(Protocol):
         """The id of the newest durable event, 0 when the log is empty."""
         ...
 
+    def prune_events(self, before: datetime, *, limit: int) -> int:
+        """Delete at most `limit` events created before `before`, lowest ids first, in one short
+        transaction that also raises the pruned watermark to the highest id deleted; how many."""
+        ...
+
+    def pruned_through(self) -> int:
+        """The highest event id ever pruned (0: none). Resuming after an id below it has missed events."""
+        ...
+
+    def events_retention(self, before: datetime) -> TableRetention:
+        """The log's rows, size and oldest event, and how many events are older than `before`."""
+        ...
+
 
 class LifecycleStore(Protocol):
     """Agent liveness: register, heartbeat, deregister; silent agents expire after the TTL."""
@@ -105,6 +119,15 @@ class LifecycleStore(Protocol):
 
     def count_by_state(self) -> dict[AgentState, int]:
         """How many agents are in each effective state."""
+        ...
+
+    def prune_agents(self, before: datetime, *, limit: int) -> int:
+        """Delete at most `limit` offline or expired agents whose state changed before `before` (online
+        agents are never pruned); how many."""
+        ...
+
+    def agents_retention(self, before: datetime) -> TableRetention:
+        """Agent rows, size, the oldest state change, and how many a prune at `before` would remove."""
         ...
 
     def expire_silent(self) -> Sequence[AgentRecord]:
@@ -268,6 +291,16 @@ class OutputStore(Protocol):
         """Records matching every given filter, newest first."""
         ...
 
+    def prune_outputs(self, before: datetime, *, limit: int) -> int:
+        """Delete at most `limit` outputs created before `before` that no output names as a parent,
+        with their own lineage edges; how many. Lineage never dangles: an output a kept output names
+        as parent is kept (chains of old outputs go leaf first, over successive calls)."""
+        ...
+
+    def outputs_retention(self, before: datetime) -> TableRetention:
+        """Output rows, size, the oldest, and how many the next prune at `before` would remove."""
+        ...
+
     def children_of(self, ref: OutputRef, *, offset: int = 0, limit: int = 100) -> Page[OutputRecord]:
         """Records naming `ref` among their parents, in insertion order. NotFound for an unknown ref."""
         ...
@@ -424,6 +457,15 @@ class RuntimePersistenceFactory(Protocol):
         """Make every batch claimed by owner_id claimable again (its agent expired); how many batches."""
         ...
 
+    def prune_finished_work(self, before: datetime, *, limit: int) -> int:
+        """Delete at most `limit` finished (completed or cancelled) batch records enqueued before `before`;
+        open batches are never touched. A replayed enqueue of a pruned key queues anew; how many."""
+        ...
+
+    def finished_work_retention(self, before: datetime) -> TableRetention:
+        """Queued-work rows, size, the oldest enqueue, and how many finished records predate `before`."""
+        ...
+
 
 class FenceGuard(Protocol):
     """Fencing for every write path: called by a store inside the transaction of a fenced write."""
@@ -433,4 +475,29 @@ class FenceGuard(Protocol):
 
         Must run inside the caller's transaction so the check and the write are one atomic step; on
         databases with row locks it locks the identity's lease row so a concurrent grant waits."""
+        ...
+
+
+class PruneLedger(Protocol):
+    """When the periodic jobs (prune, upkeep) are due, shared by every server process, and past runs."""
+
+    def claim_due(self, job: str, now: datetime, hold_s: float) -> bool:
+        """True for exactly one caller when `job` is due at `now` (it is then held for hold_s seconds, so
+        a concurrent process gets False); a job never seen before is due."""
+        ...
+
+    def reschedule(self, job: str, at: datetime) -> None:
+        """Make `job` due next at `at`."""
+        ...
+
+    def next_due(self, job: str) -> datetime | None:
+        """When `job` is due next (None: never scheduled, so due now)."""
+        ...
+
+    def record_run(self, run: PruneRun) -> PruneRun:
+        """Keep the record of one prune pass (the newest few hundred are kept)."""
+        ...
+
+    def recent_runs(self, *, limit: int = 10) -> list[PruneRun]:
+        """The newest prune runs, newest first."""
         ...

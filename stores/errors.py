@@ -80,6 +80,14 @@ class IdempotencyKeyReused(Conflict):
     code = "idempotency_key_reused"
 
 
+# The event log (retention).
+class EventsPruned(Conflict):
+    """A resume from an event id the log has pruned past: events in between are gone, so the client
+    must resync (read current state, then resume after `pruned_through`) instead of starting later."""
+
+    code = "events_pruned"
+
+
 class FencingUnavailable(Backend):
     """A fenced write reached a store built without a FenceGuard, so the token cannot be checked."""
 

@@ -7,9 +7,14 @@ import itertools
 import threading
 from collections.abc import Callable, Mapping
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from stores.errors import EventsPruned
+from stores.retention_types import TableRetention
 from stores.types import Event
+
+if TYPE_CHECKING:
+    from stores.contracts import EventSink
 
 DASHBOARD_GROUP = "swarm.dashboard"
 
@@ -20,6 +25,22 @@ def subject_group(subject_type: str, subject_id: str) -> str:
     """A channel group name for one subject; Channels allows only [A-Za-z0-9-_.] and < 100 chars."""
     digest = hashlib.sha256(subject_id.encode()).hexdigest()[:40]
     return f"swarm.{subject_type}.{digest}"
+
+
+def resume_gap(pruned_through: int, after_id: int) -> int | None:
+    """The pruned watermark when resuming after `after_id` would skip pruned events, else None.
+    0 means "from the start" (all that is kept), not a resume, so it has no gap."""
+    return pruned_through if 0 < after_id < pruned_through else None
+
+
+def check_resume(log: EventSink, after_id: int) -> None:
+    """Raise EventsPruned for a resume from before the pruned watermark."""
+    gap = resume_gap(log.pruned_through(), after_id)
+    if gap is not None:
+        raise EventsPruned(
+            f"events after #{after_id} up to #{gap} were pruned: resync, then resume after {gap}",
+            after=after_id, pruned_through=gap,
+        )
 
 
 def event_groups(event: Event) -> list[str]:
@@ -34,6 +55,7 @@ class InMemoryEventLog:
         self._ids = itertools.count(1)
         self._lock = threading.Lock()
         self._publisher = publisher
+        self._pruned_through = 0
 
     def emit(
         self,
@@ -81,3 +103,27 @@ class InMemoryEventLog:
     def latest_id(self) -> int:
         with self._lock:
             return self._events[-1].id or 0 if self._events else 0
+
+    def prune_events(self, before: datetime, *, limit: int) -> int:
+        with self._lock:
+            doomed = [e for e in self._events if e.created_at < before][: max(limit, 0)]
+            if not doomed:
+                return 0
+            ids = {e.id for e in doomed}
+            self._events = [e for e in self._events if e.id not in ids]
+            self._pruned_through = max(self._pruned_through, max(e.id or 0 for e in doomed))
+            return len(doomed)
+
+    def pruned_through(self) -> int:
+        with self._lock:
+            return self._pruned_through
+
+    def events_retention(self, before: datetime) -> TableRetention:
+        with self._lock:
+            return TableRetention(
+                table="events",
+                rows=len(self._events),
+                size_bytes=None,
+                oldest=min((e.created_at for e in self._events), default=None),
+                prunable=sum(1 for e in self._events if e.created_at < before),
+            )

@@ -22,6 +22,7 @@ from swarmclient.errors import (
     AgentExpired,
     Conflict,
     DuplicateIdentity,
+    EventsPruned,
     Forbidden,
     HeadRevisionConflict,
     InvalidInput,
@@ -43,7 +44,7 @@ from swarmclient.errors import (
 from swarmclient.lease import AsyncLease, Lease
 
 __all__ = [
-    "AgentExpired", "AsyncLease", "AsyncSwarmClient", "Conflict", "DuplicateIdentity", "Forbidden",
+    "AgentExpired", "AsyncLease", "AsyncSwarmClient", "Conflict", "DuplicateIdentity", "EventsPruned", "Forbidden",
     "HeadRevisionConflict", "InvalidInput", "InvalidState", "Lease", "LeaseHeld", "LeaseLost", "NoActiveLease",
     "NotAddressable", "NotFound", "QueuedWorkClaimExpired", "ServerError", "StaleFencingToken", "SwarmClient",
     "SwarmError", "TransportError", "Unauthorized", "UnknownIdentity", "UnknownParent", "artifact", "claim_ref",

@@ -116,6 +116,15 @@ class IdempotencyKeyReused(Conflict):
     """The Idempotency-Key was used before with a different body."""
 
 
+class EventsPruned(Conflict):
+    """The events after your cursor were pruned by the server's retention: resync (read the current
+    state), then resume after `pruned_through`. Raised by events(), poll_events() and stream_events()."""
+
+    @property
+    def pruned_through(self) -> int:
+        return int(self.body.get("pruned_through") or 0)
+
+
 class WriteFailed(Conflict):
     """The runtime already has a receipt for this (run_id, sequence)."""
 
@@ -201,6 +210,7 @@ BY_CODE: dict[str, type[SwarmError]] = {
     "duplicate_identity": DuplicateIdentity,
     "idempotency_key_reused": IdempotencyKeyReused,
     "write_failed": WriteFailed,
+    "events_pruned": EventsPruned,
     "invalid_transition": InvalidTransition,
     "oauth_flow_changed": OAuthFlowChanged,
     "stale_checkpoint_version": StaleCheckpointVersion,

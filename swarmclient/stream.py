@@ -18,7 +18,7 @@ from websockets.exceptions import InvalidStatus, WebSocketException
 from websockets.sync.client import connect as sync_connect
 
 from swarmclient.core import backoff_s
-from swarmclient.errors import Forbidden
+from swarmclient.errors import EventsPruned, Forbidden
 
 RECV_SLICE_S = 0.5  # how often a blocked receive looks at `stop`
 
@@ -39,6 +39,9 @@ def _refused(error: InvalidStatus) -> Forbidden:
 
 def _advance(after: int, raw: str | bytes) -> tuple[int, dict[str, Any]]:
     event: dict[str, Any] = json.loads(raw)
+    if event.get("type") == "resync":
+        # The server pruned past our cursor: never carry on as if nothing was missed.
+        raise EventsPruned(409, str(event.get("code") or "events_pruned"), str(event.get("detail") or ""), event)
     return max(after, int(event.get("id") or after)), event
 
 

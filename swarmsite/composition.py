@@ -15,6 +15,7 @@ from stores.contracts import (
     FenceGuard,
     LifecycleStore,
     OutputStore,
+    PruneLedger,
     RuntimePersistenceFactory,
     RuntimeStore,
 )
@@ -130,6 +131,12 @@ def identity_runtime() -> IdentityRuntime:
     )
 
 
+@functools.cache
+def prune_ledger() -> PruneLedger:
+    """When pruning and upkeep are next due (shared by every server process) and what past runs removed."""
+    return cast(PruneLedger, _build("prune_ledger"))
+
+
 def reset() -> None:
     """Forget built backends (tests that change settings call this)."""
     identity_registry.cache_clear()
@@ -142,3 +149,4 @@ def reset() -> None:
     lifecycle_store.cache_clear()
     output_store.cache_clear()
     runtime_persistence.cache_clear()
+    prune_ledger.cache_clear()

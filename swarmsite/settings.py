@@ -209,6 +209,25 @@ SWARM_HEARTBEAT_LOG_INTERVAL_S = env_float("SWARM_HEARTBEAT_LOG_INTERVAL_S", 60.
 # Checkpoints kept per identity and generation (older versions of the generation are pruned on save).
 SWARM_CHECKPOINT_KEEP = int(os.environ.get("SWARM_CHECKPOINT_KEEP", "20"))
 
+# Retention (swarmsite/retention.py): how long each growing table keeps its rows, in days (0 keeps them
+# forever). Finished inbox records are also the idempotency record of keyed sends, so they are kept
+# for the longer of the two windows. Outputs are kept forever unless a window is set, and an output a
+# kept output names as parent is never pruned.
+SWARM_RETENTION_EVENTS_DAYS = env_float("SWARM_RETENTION_EVENTS_DAYS", 7.0)
+SWARM_RETENTION_QUEUE_DAYS = env_float("SWARM_RETENTION_QUEUE_DAYS", 7.0)
+SWARM_RETENTION_IDEMPOTENCY_DAYS = env_float("SWARM_RETENTION_IDEMPOTENCY_DAYS", 7.0)
+SWARM_RETENTION_AUDIT_DAYS = env_float("SWARM_RETENTION_AUDIT_DAYS", 90.0)
+SWARM_RETENTION_REJECTIONS_DAYS = env_float("SWARM_RETENTION_REJECTIONS_DAYS", 90.0)
+SWARM_RETENTION_AGENTS_DAYS = env_float("SWARM_RETENTION_AGENTS_DAYS", 7.0)
+SWARM_RETENTION_OUTPUTS_DAYS = env_float("SWARM_RETENTION_OUTPUTS_DAYS", 0.0)
+# The sweeper prunes at most this often (one process at a time, tracked in the database), in batches of
+# SWARM_RETENTION_BATCH rows (one short transaction each) for at most SWARM_RETENTION_BUDGET_S per sweep;
+# what is left is picked up by the next sweep. Session vacuum, blob GC and expired logins: daily.
+SWARM_RETENTION_INTERVAL_S = env_float("SWARM_RETENTION_INTERVAL_S", 3600.0)
+SWARM_RETENTION_BATCH = int(os.environ.get("SWARM_RETENTION_BATCH", "1000"))
+SWARM_RETENTION_BUDGET_S = env_float("SWARM_RETENTION_BUDGET_S", 2.0)
+SWARM_UPKEEP_INTERVAL_S = env_float("SWARM_UPKEEP_INTERVAL_S", 86400.0)
+
 # Output long-polls wake at once on an append in the same process; waiters in other processes
 # re-check the database this often. A long-poll waits at most SWARM_OUTPUT_WAIT_MAX_S.
 SWARM_OUTPUT_POLL_S = env_float("SWARM_OUTPUT_POLL_S", 1.0)
@@ -225,6 +244,7 @@ SWARM_BACKENDS = {
     "continuity": "identities.backends.orm.continuity.OrmContinuityStore",
     "leases": "identities.backends.orm.leases.OrmLeaseProvider",
     "identity_registry": "identities.backends.orm.registry.OrmIdentityRegistry",
+    "prune_ledger": "stores.backends.orm.retention.OrmPruneLedger",
 }
 
 # Called with (expired agent records, now) inside the expiry's transaction: what a dead agent held is freed.

@@ -16,8 +16,11 @@ def sweep_once() -> int:
     """Expire silent agents (which frees what they held, through the expiry hooks), then leases past their TTL."""
     from swarmsite.composition import lifecycle_store
     from swarmsite.expiry_hooks import sweep_leases
+    from swarmsite.retention import prune_if_due
 
-    return len(lifecycle_store().expire_silent()) + sweep_leases()
+    expired = len(lifecycle_store().expire_silent()) + sweep_leases()
+    prune_if_due()  # bounded, and only when due (tracked in the database, one process at a time)
+    return expired
 
 
 async def sweep_forever(interval_s: float) -> None:

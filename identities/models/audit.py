@@ -23,7 +23,10 @@ class AuditEntry(models.Model):
     class Meta:
         app_label = "identities"
         verbose_name_plural = "audit entries"
-        indexes = [models.Index(fields=["identity", "-id"], name="audit_identity_idx")]
+        indexes = [
+            models.Index(fields=["identity", "-id"], name="audit_identity_idx"),
+            models.Index(fields=["created_at"], name="audit_created_idx"),  # retention prunes by age
+        ]
 
     def __str__(self) -> str:
         return f"{self.created_at:%Y-%m-%d %H:%M:%S} {self.actor} {self.action} {self.identity}"
@@ -46,7 +49,11 @@ class StaleWriteRejection(models.Model):
 
     class Meta:
         app_label = "identities"
-        indexes = [models.Index(fields=["identity", "-id"], name="rejection_identity_idx")]
+        indexes = [
+            models.Index(fields=["identity", "-id"], name="rejection_identity_idx"),
+            # The overview counts the last hour's rejections; retention prunes by age.
+            models.Index(fields=["created_at"], name="rejection_created_idx"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.operation} on {self.identity} with #{self.presented_token} (current #{self.current_token})"

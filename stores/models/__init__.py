@@ -11,17 +11,21 @@ from stores.models.persistence import (
     SessionNode,
     SessionTurnCommit,
 )
+from stores.models.retention import EventLogWatermark, PruneRunRecord, RetentionSchedule
 from stores.models.runtime import OAuthFlowSnapshot, Runtime, RuntimeBoundaryReceipt, RuntimeInputState
 
 __all__ = [
     "Agent",
     "AttachmentManifestRecord",
+    "EventLogWatermark",
     "EventRecord",
     "Output",
     "OutputLink",
     "OAuthFlowSnapshot",
     "PersistedSession",
+    "PruneRunRecord",
     "QueuedWorkBatchRecord",
+    "RetentionSchedule",
     "Runtime",
     "RuntimeBoundaryReceipt",
     "RuntimeInputState",

@@ -16,7 +16,11 @@ class EventRecord(models.Model):
     class Meta:
         app_label = "stores"
         verbose_name = "event"
-        indexes = [models.Index(fields=["subject_type", "subject_id", "id"], name="event_subject_idx")]
+        indexes = [
+            models.Index(fields=["subject_type", "subject_id", "id"], name="event_subject_idx"),
+            # Pruning picks the oldest rows by age, and the overview counts recent ones, by created_at.
+            models.Index(fields=["created_at"], name="event_created_idx"),
+        ]
 
     def __str__(self) -> str:
         return f"#{self.id} {self.kind} {self.subject_type}:{self.subject_id}"

@@ -27,6 +27,8 @@ class Agent(models.Model):
             # The sweep and the state filters read (state, last_heartbeat).
             models.Index(fields=["state", "last_heartbeat"], name="agent_state_hb_idx"),
             models.Index(fields=["-last_heartbeat"], name="agent_recent_idx"),
+            # Pruning removes offline and expired agents by how long they have been so.
+            models.Index(fields=["state", "state_changed_at"], name="agent_state_changed_idx"),
         ]
 
     def __str__(self) -> str:

@@ -30,6 +30,8 @@ class Output(models.Model):
             models.Index(fields=["task_id", "attempt", "id"], name="output_attempt_seq_idx"),
             models.Index(fields=["task_id", "attempt", "producer_agent", "id"], name="output_run_producer_idx"),
             models.Index(fields=["kind", "id"], name="output_kind_seq_idx"),
+            # The overview counts the last hour's outputs; optional retention prunes by age.
+            models.Index(fields=["created_at"], name="output_created_idx"),
         ]
         constraints = [
             models.UniqueConstraint(
@@ -47,7 +49,8 @@ class OutputLink(models.Model):
     """A lineage edge: `child` names `parent` among its parent refs (at `position`)."""
 
     id = models.BigAutoField(primary_key=True)
-    # PROTECT: outputs are never deleted, and an edge must never dangle.
+    # PROTECT: an edge must never dangle; retention deletes an output's own edges with it and never
+    # deletes an output that still has children.
     # The unique (child, parent) and the (parent, child) index serve both directions.
     child = models.ForeignKey(Output, on_delete=models.PROTECT, related_name="parent_links", db_index=False)
     parent = models.ForeignKey(Output, on_delete=models.PROTECT, related_name="child_links", db_index=False)

@@ -126,6 +126,8 @@ class QueuedWorkBatchRecord(models.Model):
             models.Index(fields=["session", "outcome", "enqueue_seq"], name="queued_work_open_idx"),
             # Agent expiry releases claims by owner.
             models.Index(fields=["claim_owner"], name="queued_work_owner_idx"),
+            # Pruning removes finished batches by age; the overview counts open ones (outcome null).
+            models.Index(fields=["outcome", "enqueued_at_ms"], name="queued_work_finished_idx"),
         ]
 
     def __str__(self) -> str:

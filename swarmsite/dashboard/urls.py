@@ -13,6 +13,7 @@ from swarmsite.dashboard import (
     roster_bulk,
     runtimes,
     sessions,
+    storage,
     tokens,
 )
 
@@ -52,6 +53,7 @@ urlpatterns = [
     path("sessions/<id:session_id>/", sessions.session_detail, name="session"),
     path("sessions/<id:session_id>/queue/<id:batch_id>/cancel/", sessions.cancel_batch, name="session-cancel"),
     path("sessions/<id:session_id>/maintenance/<id:action>/", sessions.maintenance, name="session-maintenance"),
+    path("storage/", storage.storage, name="storage"),
     path("tokens/", tokens.tokens, name="tokens"),
     path("tokens/create/", tokens.create_token, name="token-create"),
     path("tokens/<int:token_id>/revoke/", tokens.revoke_token, name="token-revoke"),

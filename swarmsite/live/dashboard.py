@@ -8,8 +8,9 @@ from urllib.parse import parse_qs
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
+from django.template.loader import render_to_string
 
-from stores.events import DASHBOARD_GROUP
+from stores.events import DASHBOARD_GROUP, resume_gap
 from swarmsite.composition import event_log
 from swarmsite.live.fragments import render_fragments
 from swarmsite.live.publish import event_message
@@ -20,6 +21,12 @@ REPLAY_LIMIT = 1000
 
 def _replay(after_id: int) -> list[dict[str, Any]]:
     return [event_message(e) for e in event_log().since(after_id, limit=REPLAY_LIMIT)]
+
+
+def _resync_notice(after_id: int) -> str | None:
+    """A banner telling the page to reload when the events it missed were pruned (never a silent gap)."""
+    gap = resume_gap(event_log().pruned_through(), after_id)
+    return None if gap is None else render_to_string("live/resync.html", {"after": after_id, "pruned_through": gap})
 
 
 class DashboardConsumer(AsyncWebsocketConsumer):
@@ -47,6 +54,9 @@ class DashboardConsumer(AsyncWebsocketConsumer):
             after = int(json.loads(text_data or "{}").get("resume_after", 0))
         except (ValueError, TypeError, AttributeError):
             return
+        notice = await database_sync_to_async(_resync_notice)(after)
+        if notice is not None:
+            await self.send(text_data=notice)
         missed = await database_sync_to_async(_replay)(max(after, 0))
         missed = [m for m in missed if m["id"] > self.last_sent]
         if missed:

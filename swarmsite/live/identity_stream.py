@@ -16,7 +16,7 @@ from channels.security.websocket import AllowedHostsOriginValidator
 
 from identities.errors import IdentityRuntimeError
 from identities.types import validate_identity
-from stores.events import subject_group
+from stores.events import resume_gap, subject_group
 from swarmsite.api.auth import BearerToken
 from swarmsite.composition import event_log, identity_runtime
 from swarmsite.live.publish import event_message
@@ -57,6 +57,18 @@ def _missed(name: str, after: int) -> list[dict[str, Any]]:
         after = page[-1].id or after
 
 
+def _resume_gap(after: int) -> int | None:
+    return resume_gap(event_log().pruned_through(), after)
+
+
+def resync_message(after: int, pruned_through: int) -> dict[str, Any]:
+    return {
+        "type": "resync", "code": "events_pruned", "after": after, "pruned_through": pruned_through,
+        "detail": f"events after #{after} up to #{pruned_through} were pruned: resync, then resume after "
+                  f"{pruned_through}",
+    }
+
+
 def _wire(message: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in message.items() if k != "type"}
 
@@ -86,6 +98,10 @@ class IdentityEventsConsumer(AsyncWebsocketConsumer):
         await self._replay(after)
 
     async def _replay(self, after: int) -> None:
+        gap = await database_sync_to_async(_resume_gap)(after)
+        if gap is not None:
+            # The client's cursor is gone: it must resync before trusting the stream again.
+            await self.send(text_data=json.dumps(resync_message(after, gap)))
         for message in await database_sync_to_async(_missed)(self.name, max(after, self.last_sent)):
             await self._send(message)
 

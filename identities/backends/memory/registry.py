@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import itertools
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import replace
 from datetime import datetime
 
@@ -17,6 +17,8 @@ from identities.types import (
     ManagedPeerEdge,
     StaleWriteRecord,
 )
+from stores.backends.memory.pruning import first_prunable, retention
+from stores.retention_types import TableRetention
 from stores.types import Page
 
 
@@ -142,3 +144,28 @@ class InMemoryIdentityRegistry:
         with self._lock:
             rows = [r for r in reversed(self._rejections) if identity is None or r.identity == identity]
         return _page(rows, offset, limit)
+
+    # -- retention -------------------------------------------------------------------------------
+    def prune_audit(self, before: datetime, *, limit: int) -> int:
+        with self._lock:
+            doomed = {id(r) for r in first_prunable(self._audit, lambda r: r.created_at < before, limit)}
+            self._audit = [r for r in self._audit if id(r) not in doomed]
+            return len(doomed)
+
+    def audit_retention(self, before: datetime) -> TableRetention:
+        with self._lock:
+            return retention("audit", list(self._audit), lambda r: r.created_at, lambda r: r.created_at < before)
+
+    def _rejection_prunable(self, before: datetime) -> Callable[[StaleWriteRecord], bool]:
+        return lambda r: r.created_at < before or r.identity not in self._entries
+
+    def prune_rejections(self, before: datetime, *, limit: int) -> int:
+        with self._lock:
+            doomed = {id(r) for r in first_prunable(self._rejections, self._rejection_prunable(before), limit)}
+            self._rejections = [r for r in self._rejections if id(r) not in doomed]
+            return len(doomed)
+
+    def rejections_retention(self, before: datetime) -> TableRetention:
+        with self._lock:
+            rows = list(self._rejections)
+            return retention("rejections", rows, lambda r: r.created_at, self._rejection_prunable(before))

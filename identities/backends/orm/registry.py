@@ -21,6 +21,8 @@ from identities.types import (
     StaleWriteRecord,
 )
 from stores.backends.orm.base import translate_db_errors
+from stores.backends.orm.pruning import delete_batch, table_retention
+from stores.retention_types import TableRetention
 from stores.types import Page
 
 # The state's reason is a summary ("retired by ops: <reason>"); the whole reason stays in the audit entry.
@@ -209,3 +211,26 @@ class OrmIdentityRegistry:
         total = rows.count()
         return Page(items=[to_rejection(r) for r in rows.order_by("-id")[offset : offset + limit]], total=total,
                     offset=offset, limit=limit)
+
+    # -- retention -------------------------------------------------------------------------------
+    @translate_db_errors
+    def prune_audit(self, before: datetime, *, limit: int) -> int:
+        return delete_batch(AuditEntry.objects.filter(created_at__lt=before), limit)
+
+    @translate_db_errors
+    def audit_retention(self, before: datetime) -> TableRetention:
+        return table_retention("audit", AuditEntry, "created_at", AuditEntry.objects.filter(created_at__lt=before))
+
+    @staticmethod
+    def _prunable_rejections(before: datetime) -> QuerySet[StaleWriteRejection]:
+        # A rejection naming no identity at all is noise (a typo, a probe), whatever its age.
+        unknown = ~Q(identity__in=Identity.objects.values("name"))
+        return StaleWriteRejection.objects.filter(Q(created_at__lt=before) | unknown)
+
+    @translate_db_errors
+    def prune_rejections(self, before: datetime, *, limit: int) -> int:
+        return delete_batch(self._prunable_rejections(before), limit)
+
+    @translate_db_errors
+    def rejections_retention(self, before: datetime) -> TableRetention:
+        return table_retention("rejections", StaleWriteRejection, "created_at", self._prunable_rejections(before))

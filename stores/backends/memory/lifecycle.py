@@ -9,11 +9,13 @@ from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
 
+from stores.backends.memory.pruning import first_prunable, retention
 from stores.clock import Clock, system_clock
 from stores.contracts import EventSink
 from stores.errors import AgentExpired, NotFound
 from stores.events import InMemoryEventLog
 from stores.lifecycle import agent_payload
+from stores.retention_types import TableRetention
 from stores.types import AgentRecord, AgentState, Page
 
 ExpiryHook = Callable[[Sequence[AgentRecord], datetime], None]
@@ -118,6 +120,24 @@ class InMemoryLifecycleStore:
             for record in self._agents.values():
                 counts[self._effective(record, now).state] += 1
         return counts
+
+    @staticmethod
+    def _prunable(before: datetime) -> Callable[[AgentRecord], bool]:
+        # The stored state, as in the database: an online row is never pruned, even a silent one.
+        return lambda r: r.state in (AgentState.OFFLINE, AgentState.EXPIRED) and r.state_changed_at < before
+
+    def prune_agents(self, before: datetime, *, limit: int) -> int:
+        with self._lock:
+            doomed = first_prunable(self._agents.values(), self._prunable(before), limit)
+            for record in doomed:
+                del self._agents[record.agent_id]
+                self._heartbeat_logged.pop(record.agent_id, None)
+            return len(doomed)
+
+    def agents_retention(self, before: datetime) -> TableRetention:
+        with self._lock:
+            rows = list(self._agents.values())
+            return retention("agents", rows, lambda r: r.state_changed_at, self._prunable(before))
 
     def expire_silent(self) -> Sequence[AgentRecord]:
         now = self._clock.now()

@@ -5,8 +5,11 @@ from __future__ import annotations
 import threading
 import time
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from typing import Any
 
+from stores.backends.memory.pruning import first_prunable, retention
 from stores.clock import Clock, system_clock
 from stores.contracts import EventSink, FenceGuard
 from stores.errors import IdempotencyKeyReused, NotFound, UnknownParent
@@ -14,6 +17,7 @@ from stores.events import InMemoryEventLog
 from stores.fencing import check_fence
 from stores.output_types import OutputEvent, OutputKind, OutputRecord, OutputRef
 from stores.outputs import check_parent_refs, new_ref, output_payload, same_append
+from stores.retention_types import TableRetention
 from stores.types import Fence, Page
 
 
@@ -28,7 +32,7 @@ class InMemoryOutputStore:
         self.events: EventSink = events or InMemoryEventLog()
         self._fence_guard = fence_guard
         self._clock = clock
-        # Insertion order is the sequence: seq = index + 1.
+        # Insertion order is the sequence (seq grows by one per append, also across pruning).
         self._records: list[OutputRecord] = []
         self._by_ref: dict[OutputRef, OutputRecord] = {}
         self._by_attempt: dict[tuple[str, int], list[OutputRecord]] = defaultdict(list)
@@ -72,7 +76,7 @@ class InMemoryOutputStore:
                 ref = new_ref()
             record = OutputRecord(
                 ref=ref,
-                seq=len(self._records) + 1,
+                seq=(self._records[-1].seq if self._records else 0) + 1,
                 task_id=task_id,
                 attempt=attempt,
                 producer_agent=producer_agent,
@@ -174,3 +178,29 @@ class InMemoryOutputStore:
                     return None
                 self._cond.wait(remaining)
             return record
+
+    # -- retention -------------------------------------------------------------------------------
+    def _prunable(self, before: datetime) -> Callable[[OutputRecord], bool]:
+        return lambda r: r.created_at < before and not self._children.get(r.ref)
+
+    def prune_outputs(self, before: datetime, *, limit: int) -> int:
+        with self._cond:
+            doomed = {r.ref for r in first_prunable(self._records, self._prunable(before), limit)}
+            if not doomed:
+                return 0
+            self._records = [r for r in self._records if r.ref not in doomed]
+            for ref in doomed:
+                del self._by_ref[ref]
+                self._children.pop(ref, None)
+            indexes: tuple[dict[Any, list[OutputRecord]], ...] = (self._by_attempt, self._by_producer, self._children)
+            for index in indexes:
+                for key, rows in list(index.items()):
+                    index[key] = [r for r in rows if r.ref not in doomed]
+                    if not index[key]:
+                        del index[key]  # nothing per name outlives its last row
+            self._keys = {k: r for k, r in self._keys.items() if r.ref not in doomed}
+            return len(doomed)
+
+    def outputs_retention(self, before: datetime) -> TableRetention:
+        with self._cond:
+            return retention("outputs", list(self._records), lambda r: r.created_at, self._prunable(before))

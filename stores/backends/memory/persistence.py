@@ -8,11 +8,13 @@ before later checks). Blobs are content-addressed and GC really sweeps, as in th
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
 from stores.backends.memory.persistence_queue import InMemoryQueueMixin
 from stores.backends.memory.persistence_state import HeadState, InMemoryPersistenceState, SessionState
 from stores.backends.memory.persistence_upkeep import InMemoryUpkeepMixin
+from stores.backends.memory.pruning import first_prunable, retention
 from stores.clock import Clock, system_clock
 from stores.contracts import EventSink, FenceGuard
 from stores.errors import (
@@ -55,6 +57,7 @@ from stores.persistence_types import (
     SessionSummary,
 )
 from stores.queue_types import QueuedWorkBatch
+from stores.retention_types import TableRetention, from_epoch_ms
 from stores.types import Fence, Page
 
 
@@ -273,3 +276,22 @@ class InMemoryRuntimePersistenceFactory:
             for session_id, batches in by_session.items():
                 self.open(session_id)._release(batches, self._clock.now(), "owner expired")
             return len(held)
+
+    def prune_finished_work(self, before: datetime, *, limit: int) -> int:
+        cutoff = epoch_ms(before)
+        with self._state.lock:
+            rows = self._state.batches.values()
+            doomed = first_prunable(rows, lambda b: b.outcome is not None and b.enqueued_at_ms < cutoff, limit)
+            for batch in doomed:
+                del self._state.batches[batch.batch_id]
+                if batch.source_key is not None:
+                    self._state.source_keys.pop((batch.session_id, batch.source_key), None)
+            return len(doomed)
+
+    def finished_work_retention(self, before: datetime) -> TableRetention:
+        cutoff = epoch_ms(before)
+        with self._state.lock:
+            return retention(
+                "queued work", list(self._state.batches.values()), lambda b: from_epoch_ms(b.enqueued_at_ms),
+                lambda b: b.outcome is not None and b.enqueued_at_ms < cutoff,
+            )

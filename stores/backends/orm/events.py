@@ -7,9 +7,13 @@ from datetime import datetime
 from typing import Any
 
 from django.db import transaction
+from django.db.models.functions import Greatest, Now
 
+from stores.backends.orm.base import translate_db_errors
+from stores.backends.orm.pruning import delete_batch, table_retention
 from stores.events import Publisher
-from stores.models import EventRecord
+from stores.models import EventLogWatermark, EventRecord
+from stores.retention_types import TableRetention
 from stores.types import Event
 
 
@@ -72,3 +76,23 @@ class OrmEventLog:
     def latest_id(self) -> int:
         last = EventRecord.objects.order_by("-id").values_list("id", flat=True).first()
         return last or 0
+
+    @translate_db_errors
+    def prune_events(self, before: datetime, *, limit: int) -> int:
+        def raise_watermark(ids: list[int]) -> None:
+            # In the deleting transaction: a resume can never see the gap before the watermark does.
+            EventLogWatermark.objects.get_or_create(pk=1)
+            EventLogWatermark.objects.filter(pk=1).update(
+                pruned_through=Greatest("pruned_through", max(ids)), updated_at=Now()
+            )
+
+        return delete_batch(EventRecord.objects.filter(created_at__lt=before), limit, before_delete=raise_watermark)
+
+    @translate_db_errors
+    def pruned_through(self) -> int:
+        mark = EventLogWatermark.objects.filter(pk=1).values_list("pruned_through", flat=True).first()
+        return mark or 0
+
+    @translate_db_errors
+    def events_retention(self, before: datetime) -> TableRetention:
+        return table_retention("events", EventRecord, "created_at", EventRecord.objects.filter(created_at__lt=before))

@@ -11,11 +11,13 @@ from django.db import transaction
 from django.db.models import Case, CharField, Count, Q, QuerySet, Value, When
 
 from stores.backends.orm.base import translate_db_errors
+from stores.backends.orm.pruning import delete_batch, table_retention
 from stores.clock import Clock, system_clock
 from stores.contracts import EventSink
 from stores.errors import AgentExpired, NotFound
 from stores.lifecycle import agent_payload
 from stores.models import Agent
+from stores.retention_types import TableRetention
 from stores.types import AgentRecord, AgentState, Page
 
 ExpiryHook = Callable[[Sequence[AgentRecord], datetime], None]
@@ -147,6 +149,18 @@ class OrmLifecycleStore:
         for row in Agent.objects.annotate(effective=effective).values("effective").annotate(n=Count("id")):
             counts[AgentState(row["effective"])] += row["n"]
         return counts
+
+    @staticmethod
+    def _prunable(before: datetime) -> QuerySet[Agent]:
+        return Agent.objects.filter(state__in=[Agent.State.OFFLINE, Agent.State.EXPIRED], state_changed_at__lt=before)
+
+    @translate_db_errors
+    def prune_agents(self, before: datetime, *, limit: int) -> int:
+        return delete_batch(self._prunable(before), limit)
+
+    @translate_db_errors
+    def agents_retention(self, before: datetime) -> TableRetention:
+        return table_retention("agents", Agent, "state_changed_at", self._prunable(before))
 
     @translate_db_errors
     def expire_silent(self) -> Sequence[AgentRecord]:

@@ -10,6 +10,7 @@ from django.db.models import QuerySet
 
 from stores.backends.orm.base import translate_db_errors
 from stores.backends.orm.precompiled import PrecompiledLookup
+from stores.backends.orm.pruning import delete_batch, table_retention
 from stores.clock import Clock, system_clock
 from stores.contracts import EventSink, FenceGuard
 from stores.errors import Conflict, IdempotencyKeyReused, NotFound, UnknownParent
@@ -17,6 +18,7 @@ from stores.fencing import check_fence
 from stores.models import Output, OutputLink
 from stores.output_types import OutputEvent, OutputKind, OutputRecord, OutputRef, event_from_json, event_to_json
 from stores.outputs import ProducerSignal, check_parent_refs, new_ref, output_payload, producer_signal, same_append
+from stores.retention_types import TableRetention
 from stores.types import Fence, Page
 
 # A fresh ref clashes with a stored one with probability n / 2**40; three draws make a failure
@@ -224,6 +226,24 @@ class OrmOutputStore:
         total = rows.count()
         items = [to_record(row) for row in rows.order_by("-id")[offset : offset + limit]]
         return Page(items=items, total=total, offset=offset, limit=limit)
+
+    @staticmethod
+    def _prunable(before: datetime) -> QuerySet[Output]:
+        # Only outputs nobody names as a parent: a kept child keeps its whole ancestry.
+        return Output.objects.filter(created_at__lt=before).exclude(
+            pk__in=OutputLink.objects.values("parent_id")
+        )
+
+    @translate_db_errors
+    def prune_outputs(self, before: datetime, *, limit: int) -> int:
+        def drop_own_edges(ids: list[int]) -> None:
+            OutputLink.objects.filter(child_id__in=ids).delete()
+
+        return delete_batch(self._prunable(before), limit, before_delete=drop_own_edges)
+
+    @translate_db_errors
+    def outputs_retention(self, before: datetime) -> TableRetention:
+        return table_retention("outputs", Output, "created_at", self._prunable(before))
 
     @translate_db_errors
     def children_of(self, ref: OutputRef, *, offset: int = 0, limit: int = 100) -> Page[OutputRecord]:

@@ -20,6 +20,7 @@ from stores.backends.orm.base import translate_db_errors
 from stores.backends.orm.persistence_queue import OrmQueueMixin
 from stores.backends.orm.persistence_rows import held, meta_from_json, meta_json, node_row, to_node
 from stores.backends.orm.persistence_upkeep import OrmUpkeepMixin
+from stores.backends.orm.pruning import delete_batch, table_retention
 from stores.clock import Clock, system_clock
 from stores.contracts import EventSink, FenceGuard
 from stores.errors import (
@@ -30,7 +31,13 @@ from stores.errors import (
     SessionNodeConflict,
     UnsupportedReadScope,
 )
-from stores.models.persistence import PersistedSession, SessionBlob, SessionNode, SessionTurnCommit
+from stores.models.persistence import (
+    PersistedSession,
+    QueuedWorkBatchRecord,
+    SessionBlob,
+    SessionNode,
+    SessionTurnCommit,
+)
 from stores.persistence import (
     SessionBound,
     active_path,
@@ -67,6 +74,7 @@ from stores.persistence_types import (
     SessionSummary,
     ledger_json,
 )
+from stores.retention_types import TableRetention, from_epoch_ms
 from stores.types import Fence, Page
 
 log = logging.getLogger(__name__)
@@ -330,3 +338,17 @@ class OrmRuntimePersistenceFactory:
         from stores.backends.orm.persistence_queue import release_owner_claims
 
         return release_owner_claims(owner_id, self.events, self._clock.now())
+
+    @staticmethod
+    def _finished(before: datetime) -> Any:
+        return QueuedWorkBatchRecord.objects.filter(outcome__isnull=False, enqueued_at_ms__lt=epoch_ms(before))
+
+    @translate_db_errors
+    def prune_finished_work(self, before: datetime, *, limit: int) -> int:
+        return delete_batch(self._finished(before), limit)
+
+    @translate_db_errors
+    def finished_work_retention(self, before: datetime) -> TableRetention:
+        return table_retention(
+            "queued work", QueuedWorkBatchRecord, "enqueued_at_ms", self._finished(before), as_datetime=from_epoch_ms
+        )

@@ -158,3 +158,19 @@ def reopen_persistence(
         return persistence_factory.open(session_id, **kwargs)
 
     return reopen
+
+
+@pytest.fixture
+def identity_registry(store_backend: str) -> Any:
+    from identities.backends.memory.registry import InMemoryIdentityRegistry
+    from identities.backends.orm.registry import OrmIdentityRegistry
+
+    return OrmIdentityRegistry() if store_backend == "orm" else InMemoryIdentityRegistry()
+
+
+@pytest.fixture
+def prune_ledger(store_backend: str) -> Any:
+    from stores.backends.memory.retention import InMemoryPruneLedger
+    from stores.backends.orm.retention import OrmPruneLedger
+
+    return OrmPruneLedger() if store_backend == "orm" else InMemoryPruneLedger()
