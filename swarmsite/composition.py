@@ -17,6 +17,7 @@ from stores.contracts import (
     OutputStore,
     RuntimePersistenceFactory,
     RuntimeStore,
+    ThreadStore,
 )
 
 if TYPE_CHECKING:
@@ -92,6 +93,12 @@ def runtime_persistence() -> RuntimePersistenceFactory:
 
 
 @functools.cache
+def thread_store() -> ThreadStore:
+    """Checkpoint threads (LangGraph's checkpointer); writes to an identity's threads are fenced."""
+    return cast(ThreadStore, _build("threads", events=event_log(), fence_guard=fence_guard()))
+
+
+@functools.cache
 def fence_guard() -> FenceGuard:
     """The guard every fenced write path checks (the identity runtime's lease table)."""
     return cast(FenceGuard, _build("fence_guard"))
@@ -142,3 +149,4 @@ def reset() -> None:
     lifecycle_store.cache_clear()
     output_store.cache_clear()
     runtime_persistence.cache_clear()
+    thread_store.cache_clear()

@@ -11,9 +11,13 @@ from stores.models.persistence import (
     SessionNode,
     SessionTurnCommit,
 )
+from stores.models.threads import CheckpointThread, ThreadCheckpoint, ThreadWrite
 from stores.models.runtime import OAuthFlowSnapshot, Runtime, RuntimeBoundaryReceipt, RuntimeInputState
 
 __all__ = [
+    "CheckpointThread",
+    "ThreadCheckpoint",
+    "ThreadWrite",
     "Agent",
     "AttachmentManifestRecord",
     "EventRecord",

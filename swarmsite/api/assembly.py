@@ -17,6 +17,7 @@ from swarmsite.api.outputs import outputs_router
 from swarmsite.api.roster import roster_router
 from swarmsite.api.runtimes import runtimes_router
 from swarmsite.api.sessions import sessions_router
+from swarmsite.api.threads import threads_router
 
 
 class EmptyBodyParser(Parser):
@@ -76,3 +77,4 @@ api.add_router("/runtimes", runtimes_router)
 api.add_router("/identities", identities_router)
 api.add_router("/roster", roster_router)
 api.add_router("/sessions", sessions_router)
+api.add_router("/threads", threads_router)

@@ -22,6 +22,7 @@ from stores.contracts import (
     RuntimePersistence,
     RuntimePersistenceFactory,
     RuntimeStore,
+    ThreadStore,
 )
 from stores.events import InMemoryEventLog
 from stores.fencing import InMemoryFenceGuard
@@ -136,3 +137,19 @@ def reopen_persistence(
         return persistence_factory.open(session_id, **kwargs)
 
     return reopen
+
+
+@pytest.fixture
+def thread_fences() -> InMemoryFenceGuard:
+    """The fence guard the thread store checks fenced writes with (both backends)."""
+    return InMemoryFenceGuard()
+
+
+@pytest.fixture
+def threads(store_backend: str, thread_fences: InMemoryFenceGuard) -> ThreadStore:
+    from stores.backends.memory.threads import InMemoryThreadStore
+    from stores.backends.orm.threads import OrmThreadStore
+
+    if store_backend == "orm":
+        return OrmThreadStore(events=OrmEventLog(), fence_guard=thread_fences)
+    return InMemoryThreadStore(events=InMemoryEventLog(), fence_guard=thread_fences)
