@@ -448,8 +448,8 @@ class ThreadStore(Protocol):
         self, thread_id: str, checkpoint_ns: str, checkpoint_id: str, writes: Sequence[PendingWrite],
         *, fence: Fence | None = None,
     ) -> None:
-        """Pending writes of a checkpoint (NotFound if it does not exist). A repeated (task_id, idx) is kept
-        once; special channels (negative idx) are replaced."""
+        """Pending writes of a checkpoint (they may arrive before the checkpoint's own put). A repeated
+        (task_id, idx) is kept once; special channels (negative idx) are replaced."""
         ...
 
     def get_checkpoint(self, thread_id: str, checkpoint_ns: str, checkpoint_id: str | None) -> CheckpointRecord | None:

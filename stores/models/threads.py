@@ -46,10 +46,13 @@ class ThreadCheckpoint(models.Model):
 
 
 class ThreadWrite(models.Model):
-    """A pending write of one checkpoint: (task_id, idx) is unique within it."""
+    """A pending write of one checkpoint: (task_id, idx) is unique within it. Keyed by the checkpoint's id,
+    not a foreign key, because LangGraph may send a step's writes before that checkpoint's own put lands."""
 
     id = models.BigAutoField(primary_key=True)
-    checkpoint = models.ForeignKey(ThreadCheckpoint, on_delete=models.CASCADE, related_name="writes")
+    thread = models.ForeignKey(CheckpointThread, on_delete=models.CASCADE, related_name="writes")
+    checkpoint_ns = models.CharField(max_length=255, blank=True, default="")
+    checkpoint_id = models.CharField(max_length=64)
     task_id = models.CharField(max_length=200)
     idx = models.IntegerField()
     channel = models.CharField(max_length=255)
@@ -59,7 +62,10 @@ class ThreadWrite(models.Model):
 
     class Meta:
         app_label = "stores"
-        constraints = [models.UniqueConstraint(fields=["checkpoint", "task_id", "idx"], name="thread_write_uniq")]
+        constraints = [
+            models.UniqueConstraint(fields=["thread", "checkpoint_ns", "checkpoint_id", "task_id", "idx"],
+                                    name="thread_write_uniq"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.task_id}[{self.idx}] {self.channel}"

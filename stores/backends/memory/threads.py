@@ -9,7 +9,6 @@ from datetime import datetime
 
 from stores.clock import Clock, system_clock
 from stores.contracts import EventSink, FenceGuard
-from stores.errors import NotFound
 from stores.thread_types import (
     CheckpointPut,
     CheckpointQuery,
@@ -70,9 +69,6 @@ class InMemoryThreadStore:
     ) -> None:
         now = self._clock.now()
         with self._lock:
-            known = self._threads.get(thread_id)
-            if known is None or (checkpoint_ns, checkpoint_id) not in known.checkpoints:
-                raise NotFound(f"no checkpoint {checkpoint_id!r} in thread {thread_id!r}", thread_id=thread_id)
             thread = self._owned(thread_id, fence, "thread.put_writes", now)
             stored = thread.writes.setdefault((checkpoint_ns, checkpoint_id), {})
             for write in writes:

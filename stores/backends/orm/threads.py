@@ -11,7 +11,6 @@ from django.db.models import Count, Q
 from stores.backends.orm.base import translate_db_errors
 from stores.clock import Clock, system_clock
 from stores.contracts import EventSink, FenceGuard
-from stores.errors import NotFound
 from stores.models import CheckpointThread, ThreadCheckpoint, ThreadWrite
 from stores.thread_types import (
     Blob,
@@ -29,6 +28,24 @@ from stores.types import Fence, Page
 
 def _write(row: ThreadWrite) -> PendingWrite:
     return PendingWrite(row.task_id, row.idx, row.channel, Blob(row.value_type, bytes(row.value)), row.task_path)
+
+
+def _writes_of(rows: Sequence[ThreadCheckpoint]) -> dict[tuple[int, str, str], list[ThreadWrite]]:
+    """The pending writes of these checkpoints, in one query."""
+    found: dict[tuple[int, str, str], list[ThreadWrite]] = {}
+    if not rows:
+        return found
+    wanted = Q()
+    for row in rows:
+        wanted |= Q(thread_id=row.thread_id, checkpoint_ns=row.checkpoint_ns,  # type: ignore[attr-defined]
+                    checkpoint_id=row.checkpoint_id)
+    for w in ThreadWrite.objects.filter(wanted):
+        found.setdefault((w.thread_id, w.checkpoint_ns, w.checkpoint_id), []).append(w)  # type: ignore[attr-defined]
+    return found
+
+
+def _key(row: ThreadCheckpoint) -> tuple[int, str, str]:
+    return (row.thread_id, row.checkpoint_ns, row.checkpoint_id)  # type: ignore[attr-defined]
 
 
 def _record(row: ThreadCheckpoint, thread_id: str, writes: Iterable[ThreadWrite] = ()) -> CheckpointRecord:
@@ -97,20 +114,16 @@ class OrmThreadStore:
     ) -> None:
         now = self._clock.now()
         with transaction.atomic():
-            row = ThreadCheckpoint.objects.filter(
-                thread__thread_id=thread_id, checkpoint_ns=checkpoint_ns, checkpoint_id=checkpoint_id
-            ).first()
-            if row is None:
-                raise NotFound(f"no checkpoint {checkpoint_id!r} in thread {thread_id!r}", thread_id=thread_id)
-            self._owned(thread_id, fence, "thread.put_writes", now)
-            existing = set(ThreadWrite.objects.filter(checkpoint=row).values_list("task_id", "idx"))
+            thread = self._owned(thread_id, fence, "thread.put_writes", now)
+            key = {"thread": thread, "checkpoint_ns": checkpoint_ns, "checkpoint_id": checkpoint_id}
+            existing = set(ThreadWrite.objects.filter(**key).values_list("task_id", "idx"))
             for w in writes:
                 values = {"channel": w.channel, "value_type": w.value.type, "value": w.value.data,
                           "task_path": w.task_path}
                 if w.idx < 0:  # special channels (errors, interrupts) are replaced, like LangGraph's savers
-                    ThreadWrite.objects.update_or_create(checkpoint=row, task_id=w.task_id, idx=w.idx, defaults=values)
+                    ThreadWrite.objects.update_or_create(**key, task_id=w.task_id, idx=w.idx, defaults=values)
                 elif (w.task_id, w.idx) not in existing:
-                    ThreadWrite.objects.create(checkpoint=row, task_id=w.task_id, idx=w.idx, **values)
+                    ThreadWrite.objects.create(**key, task_id=w.task_id, idx=w.idx, **values)
                     existing.add((w.task_id, w.idx))
 
     @translate_db_errors
@@ -118,13 +131,13 @@ class OrmThreadStore:
         rows = ThreadCheckpoint.objects.filter(thread__thread_id=thread_id, checkpoint_ns=checkpoint_ns)
         if checkpoint_id is not None:
             rows = rows.filter(checkpoint_id=checkpoint_id)
-        row = rows.order_by("-checkpoint_id").prefetch_related("writes").first()
-        return _record(row, thread_id, row.writes.all()) if row else None
+        row = rows.order_by("-checkpoint_id").first()
+        return _record(row, thread_id, _writes_of([row]).get(_key(row), [])) if row else None
 
     @translate_db_errors
     def list_checkpoints(self, query: CheckpointQuery) -> list[CheckpointRecord]:
         check_query(query)
-        rows = ThreadCheckpoint.objects.select_related("thread").prefetch_related("writes")
+        rows = ThreadCheckpoint.objects.select_related("thread")
         if query.thread_id is not None:
             rows = rows.filter(thread__thread_id=query.thread_id)
         if query.checkpoint_ns is not None:
@@ -138,13 +151,14 @@ class OrmThreadStore:
         rows = rows.order_by("-checkpoint_id")
         found: list[CheckpointRecord] = []
         # The JSON lookup narrows in SQL; the exact (typed) comparison is the same one the memory backend makes.
+        matched: list[ThreadCheckpoint] = []
         for row in rows.iterator(chunk_size=200):
-            record = _record(row, row.thread.thread_id, row.writes.all())
-            if metadata_matches(record.metadata, query.metadata):
-                found.append(record)
-                if query.limit is not None and len(found) >= query.limit:
+            if metadata_matches(row.metadata, query.metadata):
+                matched.append(row)
+                if query.limit is not None and len(matched) >= query.limit:
                     break
-        return found
+        writes = _writes_of(matched)
+        return [_record(row, row.thread.thread_id, writes.get(_key(row), [])) for row in matched]
 
     @translate_db_errors
     def delete_thread(self, thread_id: str, *, fence: Fence | None = None) -> None:
@@ -160,21 +174,22 @@ class OrmThreadStore:
         if not run_ids:
             return
         with transaction.atomic():
-            doomed = ThreadCheckpoint.objects.filter(run_id__in=list(run_ids))
+            doomed = list(ThreadCheckpoint.objects.filter(run_id__in=list(run_ids)))
             threads = CheckpointThread.objects.select_for_update().filter(
-                pk__in=doomed.values("thread_id")).order_by("pk")
+                pk__in={row.thread_id for row in doomed}).order_by("pk")  # type: ignore[attr-defined]
             for thread in threads:  # every owner's fence first, so a refusal deletes nothing anywhere
                 guard_thread(self._fence_guard, thread.identity, fence, "thread.delete_for_runs")
-            doomed.delete()
+            _delete(doomed)
 
     @translate_db_errors
     def copy_thread(self, source_thread_id: str, target_thread_id: str, *, fence: Fence | None = None) -> None:
         now = self._clock.now()
         with transaction.atomic():
             sources = list(ThreadCheckpoint.objects.filter(thread__thread_id=source_thread_id)
-                           .prefetch_related("writes").order_by("checkpoint_id"))
+                           .order_by("checkpoint_id"))
             if not sources:
                 return
+            source_writes = _writes_of(sources)
             target = self._owned(target_thread_id, fence, "thread.copy", now)
             for src in sources:
                 copy, _ = ThreadCheckpoint.objects.update_or_create(
@@ -186,11 +201,13 @@ class OrmThreadStore:
                         "fencing_token": fence.token if fence else None, "created_at": now,
                     },
                 )
-                ThreadWrite.objects.filter(checkpoint=copy).delete()
+                ThreadWrite.objects.filter(thread=target, checkpoint_ns=copy.checkpoint_ns,
+                                           checkpoint_id=copy.checkpoint_id).delete()
                 ThreadWrite.objects.bulk_create(
-                    ThreadWrite(checkpoint=copy, task_id=w.task_id, idx=w.idx, channel=w.channel,
-                                value_type=w.value_type, value=w.value, task_path=w.task_path)
-                    for w in src.writes.all()
+                    ThreadWrite(thread=target, checkpoint_ns=w.checkpoint_ns, checkpoint_id=w.checkpoint_id,
+                                task_id=w.task_id, idx=w.idx, channel=w.channel, value_type=w.value_type,
+                                value=w.value, task_path=w.task_path)
+                    for w in source_writes.get(_key(src), [])
                 )
 
     @translate_db_errors
@@ -215,6 +232,7 @@ class OrmThreadStore:
                 for ns, cid in newest.items():
                     keep |= Q(checkpoint_ns=ns, checkpoint_id=cid)
                 ThreadCheckpoint.objects.filter(thread=thread).exclude(keep).delete()
+                ThreadWrite.objects.filter(thread=thread).exclude(keep).delete()
             CheckpointThread.objects.filter(pk__in=[t.pk for t in threads]).update(updated_at=now)
 
     @translate_db_errors
@@ -239,3 +257,15 @@ class OrmThreadStore:
                 latest_source=source_of(top.metadata) if top else None, updated_at=t.updated_at,
             ))
         return Page(items=items, total=total, offset=offset, limit=limit)
+
+
+def _delete(rows: Sequence[ThreadCheckpoint]) -> None:
+    """Delete checkpoints and their pending writes."""
+    if not rows:
+        return
+    keys = Q()
+    for row in rows:
+        keys |= Q(thread_id=row.thread_id, checkpoint_ns=row.checkpoint_ns,  # type: ignore[attr-defined]
+                  checkpoint_id=row.checkpoint_id)
+    ThreadWrite.objects.filter(keys).delete()
+    ThreadCheckpoint.objects.filter(pk__in=[row.pk for row in rows]).delete()

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from stores.contracts import ThreadStore
-from stores.errors import InvalidInput, NotFound, StaleFencingToken
+from stores.errors import InvalidInput, StaleFencingToken
 from stores.fencing import InMemoryFenceGuard
 from stores.thread_types import Blob, CheckpointPut, CheckpointQuery, PendingWrite, PruneStrategy
 from stores.types import Fence
@@ -90,9 +90,12 @@ def test_pending_writes_are_kept_once_per_task_and_index_and_special_ones_replac
     assert newer is not None and newer.pending_writes == ()
 
 
-def test_writes_for_a_missing_checkpoint_are_not_found(threads: ThreadStore) -> None:
-    with pytest.raises(NotFound):
-        threads.put_writes("t1", "", "01", [PendingWrite("task", 0, "ch", Blob("json", b"1"))], fence=ALICE)
+def test_writes_may_arrive_before_their_checkpoint(threads: ThreadStore) -> None:
+    threads.put_writes("t1", "", "01", [PendingWrite("task", 0, "ch", Blob("json", b"1"))], fence=ALICE)
+    assert threads.get_checkpoint("t1", "", "01") is None
+    put(threads, "t1", "01")
+    record = threads.get_checkpoint("t1", "", "01")
+    assert record is not None and [p.value.data for p in record.pending_writes] == [b"1"]
 
 
 def test_stale_token_on_an_owned_thread_is_refused_and_nothing_is_written(
