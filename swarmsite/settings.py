@@ -50,6 +50,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "swarmsite.metrics.RequestMetricsMiddleware",
     "swarmsite.middleware.ApiBodyLimitMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -177,3 +178,6 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "WARNING")},
 }
+
+# /metrics without a token: these client addresses (IPs or CIDR networks, comma-separated). Empty: token only.
+SWARM_METRICS_ALLOW = [a for a in os.environ.get("SWARM_METRICS_ALLOW", "").split(",") if a.strip()]
