@@ -20,7 +20,7 @@ from prometheus_client.registry import Collector
 from identities.metrics_reads import metrics_reads
 from swarmsite.api.auth import BearerToken
 
-REGISTRY = CollectorRegistry(auto_describe=True)
+REGISTRY = CollectorRegistry()
 
 REQUESTS = Counter("swarm_http_requests", "HTTP requests answered", ["method", "route", "status"], registry=REGISTRY)
 LATENCY = Histogram("swarm_http_request_duration_seconds", "Time to answer an HTTP request", ["method", "route"],
@@ -28,6 +28,10 @@ LATENCY = Histogram("swarm_http_request_duration_seconds", "Time to answer an HT
 
 
 class SwarmCollector(Collector):
+    def describe(self) -> list[Metric]:
+        # Registering must not query the database (it happens at import, maybe before migrations).
+        return []
+
     def collect(self) -> Iterator[Metric]:
         from django.utils import timezone
 
