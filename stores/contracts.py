@@ -44,7 +44,14 @@ from stores.runtime_types import (
     StoredInputState,
     StoredReceipt,
 )
-from stores.thread_types import CheckpointPut, CheckpointQuery, CheckpointRecord, PendingWrite, PruneStrategy, ThreadSummary
+from stores.thread_types import (
+    CheckpointPut,
+    CheckpointQuery,
+    CheckpointRecord,
+    PendingWrite,
+    PruneStrategy,
+    ThreadSummary,
+)
 from stores.types import AgentRecord, AgentState, Event, Fence, Page
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from enum import Enum
+from enum import StrEnum
 from typing import Any
 
 # Limits the API enforces as well, so the database never sees what it would reject.
@@ -75,7 +75,7 @@ class ThreadSummary:
     updated_at: datetime
 
 
-class PruneStrategy(str, Enum):
+class PruneStrategy(StrEnum):
     KEEP_LATEST = "keep_latest"
     DELETE = "delete"
 

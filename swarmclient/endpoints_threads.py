@@ -15,7 +15,8 @@ def _thread(thread_id: str) -> str:
 
 
 def _fence(identity: str | None, fencing_token: int | None, agent_id: Any = None) -> dict[str, Any]:
-    return fields(identity=identity, fencing_token=fencing_token, agent_id=str(agent_id) if agent_id and identity else None)
+    agent = str(agent_id) if agent_id and identity else None
+    return fields(identity=identity, fencing_token=fencing_token, agent_id=agent)
 
 
 class ThreadEndpoints(Sender[R]):

@@ -62,6 +62,7 @@ class SwarmsiteSaver(BaseCheckpointSaver[str]):
         create_profile: str | None = "langgraph", serde: SerializerProtocol | None = None, **client_kwargs: Any,
     ) -> None:
         super().__init__(serde=serde)
+        self._own_client = False
         if lease is not None:
             self.client, self.lease, self._owns = lease._client, lease, False
         else:
@@ -71,8 +72,11 @@ class SwarmsiteSaver(BaseCheckpointSaver[str]):
                 if url is None or token is None:
                     raise ValueError("pass url and token, or a SwarmClient")
                 client = SwarmClient(url, token, **client_kwargs)
+                self._own_client = True
             self.client, self._owns = client, True
             self.client.register(name=f"langgraph:{identity}")
+            # The lease lives only while its agent does: keep the agent alive for as long as the graph runs.
+            self.client.start_heartbeat()
             if create_profile is not None:
                 self._ensure_identity(identity, create_profile)
             self.lease = self.client.lease(identity, ttl_s=lease_ttl_s).__enter__()
@@ -96,6 +100,9 @@ class SwarmsiteSaver(BaseCheckpointSaver[str]):
         if self._owns and not self._closed.is_set():
             self._closed.set()
             self.lease.__exit__(None, None, None)
+            if self._own_client:
+                self.client.stop_heartbeat()
+                self.client.close()
 
     def __enter__(self) -> SwarmsiteSaver:
         return self

@@ -45,6 +45,7 @@ class SwarmsiteSession:
         self.lease, self._owns = lease, False
         if lease is None and identity is not None:
             self.client.register(name=f"openai-agents:{identity}")
+            self.client.start_heartbeat()  # the lease lives only while its agent does
             if create_profile is not None:
                 try:
                     self.client.identity_status(identity)
@@ -61,6 +62,7 @@ class SwarmsiteSession:
         if self._owns and self.lease is not None:
             self._owns = False
             self.lease.__exit__(None, None, None)
+            self.client.stop_heartbeat()
 
     # -- sync core -----------------------------------------------------------------------------------
 

@@ -11,8 +11,8 @@ from stores.models.persistence import (
     SessionNode,
     SessionTurnCommit,
 )
-from stores.models.threads import CheckpointThread, ThreadCheckpoint, ThreadWrite
 from stores.models.runtime import OAuthFlowSnapshot, Runtime, RuntimeBoundaryReceipt, RuntimeInputState
+from stores.models.threads import CheckpointThread, ThreadCheckpoint, ThreadWrite
 
 __all__ = [
     "CheckpointThread",

@@ -13,6 +13,7 @@ from ninja.responses import Status
 from stores.errors import InvalidInput, NotFound
 from stores.thread_types import CheckpointPut, CheckpointQuery
 from swarmsite.api.errors import COMMON_ERRORS, ErrorOut
+from swarmsite.api.schemas import PageOut
 from swarmsite.api.threads_schemas import (
     CheckpointIn,
     CheckpointOut,
@@ -29,7 +30,6 @@ from swarmsite.api.threads_schemas import (
     checkpoint_out,
     thread_out,
 )
-from swarmsite.api.schemas import PageOut
 from swarmsite.composition import thread_store
 
 threads_router = Router(tags=["threads"])
@@ -84,7 +84,9 @@ def put_checkpoint(request: HttpRequest, thread_id: ThreadId, body: CheckpointIn
 
 
 @threads_router.get("/{thread_id}/checkpoints", response={200: list[CheckpointOut], **COMMON_ERRORS})
-def list_checkpoints(request: HttpRequest, thread_id: ThreadId, query: Query[CheckpointQueryIn]) -> list[dict[str, Any]]:
+def list_checkpoints(
+    request: HttpRequest, thread_id: ThreadId, query: Query[CheckpointQueryIn]
+) -> list[dict[str, Any]]:
     """The thread's checkpoints, newest first, with their pending writes; filter, before and limit page."""
     return [checkpoint_out(r) for r in thread_store().list_checkpoints(_query(thread_id, query))]
 

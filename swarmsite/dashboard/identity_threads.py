@@ -16,5 +16,6 @@ THREADS_SHOWN = 10
 def threads_panel(runtime: IdentityRuntime, name: str, now: datetime) -> dict[str, Any]:
     page = thread_store().list_threads(identity=name, limit=THREADS_SHOWN)
     # Live subjects as the websocket marker names them (identity_panels.subject), for the identity and each thread.
-    subjects = " ".join([f"identity:{quote(name, safe='')}", *(f"thread:{quote(t.thread_id, safe='')}" for t in page.items)])
+    threads = [f"thread:{quote(t.thread_id, safe='')}" for t in page.items]
+    subjects = " ".join([f"identity:{quote(name, safe='')}", *threads])
     return {"threads": page.items, "thread_total": page.total, "thread_subjects": subjects}

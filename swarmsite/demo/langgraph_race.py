@@ -120,6 +120,8 @@ def race(url: str, token: str, *, identity: str = "lg-racer", thread_id: str | N
         resume.set()
         saver_a.close()
         saver_b.close()
+        saver_b.client.stop_heartbeat()
+        saver_b.client.close()
 
 
 def run_in_demo(url: str, token: str) -> None:

@@ -29,7 +29,8 @@ class EchoModel(Model):
 
     async def get_response(self, system_instructions: Any, input: Any, *args: Any, **kwargs: Any) -> ModelResponse:
         self.inputs.append(input)
-        users = [i for i in input if isinstance(i, dict) and i.get("role") == "user"] if isinstance(input, list) else [1]
+        turns = input if isinstance(input, list) else [{"role": "user", "content": input}]
+        users = [i for i in turns if isinstance(i, dict) and i.get("role") == "user"]
         text = f"seen {len(users)} user turns"
         message = ResponseOutputMessage(
             id="msg", type="message", role="assistant", status="completed",

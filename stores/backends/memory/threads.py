@@ -33,7 +33,9 @@ class _Thread:
 
 
 class InMemoryThreadStore:
-    def __init__(self, *, events: EventSink, fence_guard: FenceGuard | None = None, clock: Clock = system_clock) -> None:
+    def __init__(
+        self, *, events: EventSink, fence_guard: FenceGuard | None = None, clock: Clock = system_clock
+    ) -> None:
         self.events = events
         self._fence_guard = fence_guard
         self._clock = clock
@@ -57,7 +59,8 @@ class InMemoryThreadStore:
             record = CheckpointRecord(
                 thread_id=put.thread_id, checkpoint_ns=put.checkpoint_ns, checkpoint_id=put.checkpoint_id,
                 parent_checkpoint_id=put.parent_checkpoint_id, checkpoint=put.checkpoint, metadata=dict(put.metadata),
-                created_at=now, identity=fence.identity if fence else None, fencing_token=fence.token if fence else None,
+                created_at=now, identity=fence.identity if fence else None,
+                fencing_token=fence.token if fence else None,
             )
             thread.checkpoints[(put.checkpoint_ns, put.checkpoint_id)] = record
             self.events.emit("thread.checkpoint_saved", "thread", put.thread_id, _payload(record, thread.owner), now)

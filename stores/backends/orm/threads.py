@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from datetime import datetime
+from typing import Any
 
 from django.db import IntegrityError, transaction
 from django.db.models import Count, Q
@@ -58,7 +59,9 @@ def _record(row: ThreadCheckpoint, thread_id: str, writes: Iterable[ThreadWrite]
 
 
 class OrmThreadStore:
-    def __init__(self, *, events: EventSink, fence_guard: FenceGuard | None = None, clock: Clock = system_clock) -> None:
+    def __init__(
+        self, *, events: EventSink, fence_guard: FenceGuard | None = None, clock: Clock = system_clock
+    ) -> None:
         self.events = events
         self._fence_guard = fence_guard
         self._clock = clock
@@ -115,7 +118,7 @@ class OrmThreadStore:
         now = self._clock.now()
         with transaction.atomic():
             thread = self._owned(thread_id, fence, "thread.put_writes", now)
-            key = {"thread": thread, "checkpoint_ns": checkpoint_ns, "checkpoint_id": checkpoint_id}
+            key: dict[str, Any] = {"thread": thread, "checkpoint_ns": checkpoint_ns, "checkpoint_id": checkpoint_id}
             existing = set(ThreadWrite.objects.filter(**key).values_list("task_id", "idx"))
             for w in writes:
                 values = {"channel": w.channel, "value_type": w.value.type, "value": w.value.data,
@@ -149,7 +152,6 @@ class OrmThreadStore:
         for key, value in query.metadata.items():
             rows = rows.filter(Q(**{f"metadata__{key}": value}))
         rows = rows.order_by("-checkpoint_id")
-        found: list[CheckpointRecord] = []
         # The JSON lookup narrows in SQL; the exact (typed) comparison is the same one the memory backend makes.
         matched: list[ThreadCheckpoint] = []
         for row in rows.iterator(chunk_size=200):
@@ -241,7 +243,8 @@ class OrmThreadStore:
         if identity is not None:
             threads = threads.filter(identity=identity)
         total = threads.count()
-        page = list(threads.annotate(n=Count("checkpoints")).order_by("-updated_at", "-thread_id")[offset:offset + limit])
+        ordered = threads.annotate(n=Count("checkpoints")).order_by("-updated_at", "-thread_id")
+        page = list(ordered[offset:offset + limit])
         latest: dict[int, ThreadCheckpoint] = {}
         for row in ThreadCheckpoint.objects.filter(thread__in=page, checkpoint_ns="").only(
             "thread_id", "checkpoint_id", "metadata"
