@@ -90,7 +90,9 @@ def race(url: str, token: str, *, identity: str = "lg-racer", thread_id: str | N
     def worker_a() -> None:
         config: RunnableConfig = {"configurable": {"thread_id": thread_id, "worker": "a"}}
         try:
-            graph_a.invoke({"steps": [], "total": 1}, config)
+            # durability="sync": each step's checkpoint is stored before the next step starts, so the
+            # last good checkpoint is exactly the last finished step.
+            graph_a.invoke({"steps": [], "total": 1}, config, durability="sync")
         except BaseException as error:  # noqa: B036 - reported to the caller, whatever it is
             outcome["a"] = error
 
@@ -104,7 +106,7 @@ def race(url: str, token: str, *, identity: str = "lg-racer", thread_id: str | N
     try:
         graph_b = build_graph(saver_b, {}, resume)
         config_b: RunnableConfig = {"configurable": {"thread_id": thread_id, "worker": "b"}}
-        final = graph_b.invoke(None, config_b)
+        final = graph_b.invoke(None, config_b, durability="sync")
         resume.set()  # A wakes up and tries to write its stale result
         a.join(timeout=60)
         chain = [
