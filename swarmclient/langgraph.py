@@ -33,7 +33,7 @@ from langgraph.checkpoint.base import (
 from langgraph.checkpoint.serde.base import SerializerProtocol
 
 from swarmclient.client import SwarmClient
-from swarmclient.errors import NotFound, UnknownIdentity
+from swarmclient.errors import NotFound, SwarmError, UnknownIdentity
 from swarmclient.lease import Lease
 
 __all__ = ["SwarmsiteSaver"]
@@ -100,8 +100,13 @@ class SwarmsiteSaver(BaseCheckpointSaver[str]):
         if self._owns and not self._closed.is_set():
             self._closed.set()
             self.lease.__exit__(None, None, None)
+            # The agent this saver registered goes offline with it (not left to expire).
+            self.client.stop_heartbeat()
+            try:
+                self.client.deregister()
+            except SwarmError:
+                pass
             if self._own_client:
-                self.client.stop_heartbeat()
                 self.client.close()
 
     def __enter__(self) -> SwarmsiteSaver:

@@ -18,7 +18,7 @@ import threading
 from typing import Any
 
 from swarmclient.client import SwarmClient
-from swarmclient.errors import NotFound, UnknownIdentity
+from swarmclient.errors import NotFound, SwarmError, UnknownIdentity
 from swarmclient.lease import Lease
 
 __all__ = ["SwarmsiteSession"]
@@ -63,6 +63,10 @@ class SwarmsiteSession:
             self._owns = False
             self.lease.__exit__(None, None, None)
             self.client.stop_heartbeat()
+            try:
+                self.client.deregister()  # the agent this session registered goes offline with it
+            except SwarmError:
+                pass
 
     # -- sync core -----------------------------------------------------------------------------------
 

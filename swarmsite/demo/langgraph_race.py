@@ -122,13 +122,12 @@ def race(url: str, token: str, *, identity: str = "lg-racer", thread_id: str | N
         resume.set()
         saver_a.close()
         saver_b.close()
-        saver_b.client.stop_heartbeat()
         saver_b.client.close()
 
 
-def run_in_demo(url: str, token: str) -> None:
-    """The demo's start-up hook: one race in the background; the thread and the rejection show on the
-    identity page of `lg-racer`."""
+def run_in_demo(url: str, token: str) -> threading.Thread:
+    """The demo's start-up hook: one race in the background (the demo joins it when it stops, so its agents
+    go offline cleanly); the thread and the rejection show on the identity page of `lg-racer`."""
 
     def go() -> None:
         try:
@@ -138,7 +137,9 @@ def run_in_demo(url: str, token: str) -> None:
         except Exception:
             log.exception("the langgraph race failed")
 
-    threading.Thread(target=go, name="lg-race", daemon=True).start()
+    thread = threading.Thread(target=go, name="lg-race", daemon=True)
+    thread.start()
+    return thread
 
 
 if __name__ == "__main__":
