@@ -45,6 +45,14 @@ from stores.runtime_types import (
     StoredInputState,
     StoredReceipt,
 )
+from stores.thread_types import (
+    CheckpointPut,
+    CheckpointQuery,
+    CheckpointRecord,
+    PendingWrite,
+    PruneStrategy,
+    ThreadSummary,
+)
 from stores.types import AgentRecord, AgentState, Event, Fence, Page
 
 
@@ -500,4 +508,52 @@ class PruneLedger(Protocol):
 
     def recent_runs(self, *, limit: int = 10) -> list[PruneRun]:
         """The newest prune runs, newest first."""
+
+
+class ThreadStore(Protocol):
+    """Checkpoint threads (what a LangGraph checkpointer keeps), fenced by their owner's lease.
+
+    A thread belongs to the identity whose fenced write created it. Every write to an owned thread must
+    carry the owner's current token, checked with the store's FenceGuard inside the write's own
+    transaction: missing, another identity's or an older token raises StaleFencingToken and nothing is
+    written. Writes to threads nobody owns are unfenced. Reads are never fenced."""
+
+    def put_checkpoint(self, put: CheckpointPut, *, fence: Fence | None = None) -> CheckpointRecord:
+        """Store (or replace, same thread/namespace/id) a checkpoint; InvalidInput for a bad filter key."""
+        ...
+
+    def put_writes(
+        self, thread_id: str, checkpoint_ns: str, checkpoint_id: str, writes: Sequence[PendingWrite],
+        *, fence: Fence | None = None,
+    ) -> None:
+        """Pending writes of a checkpoint (they may arrive before the checkpoint's own put). A repeated
+        (task_id, idx) is kept once; special channels (negative idx) are replaced."""
+        ...
+
+    def get_checkpoint(self, thread_id: str, checkpoint_ns: str, checkpoint_id: str | None) -> CheckpointRecord | None:
+        """That checkpoint (or the newest of the namespace) with its pending writes; None if absent."""
+        ...
+
+    def list_checkpoints(self, query: CheckpointQuery) -> list[CheckpointRecord]:
+        """Newest first; metadata filters match JSON-equal members; before/limit page."""
+        ...
+
+    def delete_thread(self, thread_id: str, *, fence: Fence | None = None) -> None:
+        """Remove a thread's checkpoints and writes in every namespace (no-op if absent)."""
+        ...
+
+    def delete_for_runs(self, run_ids: Sequence[str], *, fence: Fence | None = None) -> None:
+        """Remove every checkpoint whose metadata run_id is listed, with its writes, in every thread."""
+        ...
+
+    def copy_thread(self, source_thread_id: str, target_thread_id: str, *, fence: Fence | None = None) -> None:
+        """Copy every checkpoint and write of a thread to another (which the fence's identity then owns)."""
+        ...
+
+    def prune(self, thread_ids: Sequence[str], strategy: PruneStrategy, *, fence: Fence | None = None) -> None:
+        """keep_latest: keep the newest checkpoint per namespace (and its writes); delete: remove all."""
+        ...
+
+    def list_threads(self, *, identity: str | None = None, offset: int = 0, limit: int = 50) -> Page[ThreadSummary]:
+        """Threads (of one owner, or all), most recently written first."""
         ...

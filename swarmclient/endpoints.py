@@ -14,6 +14,7 @@ from swarmclient.endpoints_identities import IdentityEndpoints
 from swarmclient.endpoints_outputs import OutputEndpoints
 from swarmclient.endpoints_runtimes import RuntimeEndpoints
 from swarmclient.endpoints_sessions import SessionEndpoints
+from swarmclient.endpoints_threads import ThreadEndpoints
 
 
 class AgentEndpoints(Sender[R]):
@@ -42,7 +43,8 @@ class AgentEndpoints(Sender[R]):
 
 
 class Endpoints(
-    AgentEndpoints[R], IdentityEndpoints[R], OutputEndpoints[R], SessionEndpoints[R], RuntimeEndpoints[R]
+    AgentEndpoints[R], IdentityEndpoints[R], OutputEndpoints[R], SessionEndpoints[R], RuntimeEndpoints[R],
+    ThreadEndpoints[R],
 ):
     def request(
         self, method: str, path: str, json: Any = None, *, params: dict[str, Any] | None = None,

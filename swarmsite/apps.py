@@ -15,3 +15,6 @@ class SwarmsiteConfig(AppConfig):
 
         store_wiring.install(composition.runtime_persistence)
         identity_wiring.install(composition.identity_runtime)
+        from swarmsite.telemetry import configure_tracing
+
+        configure_tracing()  # off unless the standard OTEL_* variables ask for it

@@ -18,6 +18,7 @@ from stores.contracts import (
     PruneLedger,
     RuntimePersistenceFactory,
     RuntimeStore,
+    ThreadStore,
 )
 
 if TYPE_CHECKING:
@@ -93,6 +94,12 @@ def runtime_persistence() -> RuntimePersistenceFactory:
 
 
 @functools.cache
+def thread_store() -> ThreadStore:
+    """Checkpoint threads (LangGraph's checkpointer); writes to an identity's threads are fenced."""
+    return cast(ThreadStore, _build("threads", events=event_log(), fence_guard=fence_guard()))
+
+
+@functools.cache
 def fence_guard() -> FenceGuard:
     """The guard every fenced write path checks (the identity runtime's lease table)."""
     return cast(FenceGuard, _build("fence_guard"))
@@ -150,3 +157,4 @@ def reset() -> None:
     output_store.cache_clear()
     runtime_persistence.cache_clear()
     prune_ledger.cache_clear()
+    thread_store.cache_clear()

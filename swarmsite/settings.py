@@ -63,6 +63,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "swarmsite.metrics.RequestMetricsMiddleware",
     "swarmsite.middleware.ApiBodyLimitMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -239,6 +240,7 @@ SWARM_BACKENDS = {
     "outputs": "stores.backends.orm.outputs.OrmOutputStore",
     "runtime": "stores.backends.orm.runtime.OrmRuntimeStore",
     "runtime_persistence": "stores.backends.orm.persistence.OrmRuntimePersistenceFactory",
+    "threads": "stores.backends.orm.threads.OrmThreadStore",
     # The identity runtime's stores; the lease table is also the fence guard of every fenced write.
     "fence_guard": "identities.backends.orm.leases.OrmFenceGuard",
     "continuity": "identities.backends.orm.continuity.OrmContinuityStore",
@@ -259,3 +261,6 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "WARNING")},
 }
+
+# /metrics without a token: these client addresses (IPs or CIDR networks, comma-separated). Empty: token only.
+SWARM_METRICS_ALLOW = [a for a in os.environ.get("SWARM_METRICS_ALLOW", "").split(",") if a.strip()]

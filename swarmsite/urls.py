@@ -6,6 +6,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
 from swarmsite.api.assembly import api
+from swarmsite.metrics import metrics
 
 # Log in, log out and change a password; the password-reset pages (which send mail) only where mail is
 # configured (EMAIL_HOST), so a default deployment never tries SMTP on localhost:25.
@@ -26,6 +27,7 @@ if settings.EMAIL_HOST_CONFIGURED:
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/v1/", api.urls),
+    path("metrics", metrics, name="metrics"),
     path("accounts/", include(accounts)),
     path("", include("swarmsite.dashboard.urls")),
 ]

@@ -13,8 +13,12 @@ from stores.models.persistence import (
 )
 from stores.models.retention import EventLogWatermark, PruneRunRecord, RetentionSchedule
 from stores.models.runtime import OAuthFlowSnapshot, Runtime, RuntimeBoundaryReceipt, RuntimeInputState
+from stores.models.threads import CheckpointThread, ThreadCheckpoint, ThreadWrite
 
 __all__ = [
+    "CheckpointThread",
+    "ThreadCheckpoint",
+    "ThreadWrite",
     "Agent",
     "AttachmentManifestRecord",
     "EventLogWatermark",

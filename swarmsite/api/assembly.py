@@ -23,6 +23,7 @@ from swarmsite.api.roster import roster_router
 from swarmsite.api.runtimes import runtimes_router
 from swarmsite.api.schemas import unstorable_text
 from swarmsite.api.sessions import sessions_router
+from swarmsite.api.threads import threads_router
 
 
 class EmptyBodyParser(Parser):
@@ -118,3 +119,4 @@ api.add_router("/runtimes", runtimes_router)
 api.add_router("/identities", identities_router)
 api.add_router("/roster", roster_router)
 api.add_router("/sessions", sessions_router)
+api.add_router("/threads", threads_router)

@@ -14,6 +14,7 @@ from identities.runtime import IdentityRuntime
 from stores.outputs import preview_text
 from stores.queue_types import QueuedWorkBatch
 from swarmsite.composition import event_log, lifecycle_store, output_store, runtime_persistence
+from swarmsite.dashboard.identity_threads import threads_panel
 from swarmsite.dashboard.identity_timeline import timeline
 from swarmsite.dashboard.roster_table import explain, last_holder_record, roster_row
 
@@ -117,6 +118,7 @@ Panel = Callable[[IdentityRuntime, str, datetime], dict[str, Any]]
 PANELS: dict[str, Panel] = {
     "identity-summary": summary_panel,
     "identity-checkpoints": checkpoints_panel,
+    "identity-threads": threads_panel,
     "identity-inbox": inbox_panel,
     "identity-outputs": outputs_panel,
     "identity-peers": peers_panel,

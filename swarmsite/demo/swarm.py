@@ -95,6 +95,7 @@ class DemoSwarm:
         """Run until `stop` is set (or `duration_s` passes), then stop every agent cleanly."""
         self.wait_ready()
         self.seed_roster()
+        race = start_langgraph_race(self.config.url, self.config.token)
         for _ in range(self.config.agents):
             self.spawn()
         driver = Driver(self.config, self.run_id, self.stats, self.stop)
@@ -104,7 +105,7 @@ class DemoSwarm:
         finally:
             self.stop.set()
             deadline = time.monotonic() + 30
-            for thread in [driver, *self.agents]:
+            for thread in [driver, *self.agents, *([race] if race else [])]:
                 thread.join(timeout=max(0.1, deadline - time.monotonic()))
             self.log_status()
             self.admin.close()
@@ -177,3 +178,14 @@ class DemoSwarm:
             log.warning("status unavailable: %s", error)
             return
         log.info(self.stats.status_line(online, sum(live(s) for s in statuses), outputs, rejected))
+
+
+def start_langgraph_race(url: str, token: str) -> threading.Thread | None:
+    """Two LangGraph workers race for one thread once per demo (swarmsite.demo.langgraph_race); skipped
+    when the `langgraph` extra is not installed."""
+    try:
+        from swarmsite.demo.langgraph_race import run_in_demo
+    except ImportError:
+        log.info("langgraph is not installed: the LangGraph race is left out of the demo")
+        return None
+    return run_in_demo(url, token)

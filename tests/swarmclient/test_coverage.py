@@ -21,7 +21,7 @@ class Recorder(Endpoints[Call]):
 
 def client_operations() -> set[tuple[str, str]]:
     c, claim = Recorder(), {"claim_id": "c", "lease_token": "t", "batch_ids": ["b"]}
-    i, s, r = "{identity}", "{session_id}", "{runtime_id}"
+    i, s, r, t = "{identity}", "{session_id}", "{runtime_id}", "{thread_id}"
     calls: list[Any] = [
         c.health(), c.request("GET", "/noop"), c.request("POST", "/noop"),
         c.register(), c.heartbeat(), c.deregister(), c.get_agent(), c.list_agents(),
@@ -43,6 +43,9 @@ def client_operations() -> set[tuple[str, str]]:
         c.abandon_claim(s, claim), c.complete_claim(s, claim), c.list_queue(s, pending_only=True),
         c.cancel_batch(s, "{batch_id}"), c.record_attachment_intent(s, "a", "u"), c.commit_attachments(s, []),
         c.uncommitted_attachments(s), c.forget_attachment(s, "{attachment_id}"),
+        c.list_threads(), c.put_thread_checkpoint(t, {}, checkpoint_id="x"), c.put_thread_writes(t, "x", []),
+        c.get_thread_checkpoint(t), c.list_thread_checkpoints(t), c.list_thread_checkpoints(),
+        c.delete_thread(t), c.copy_thread(t, "y"), c.delete_thread_runs([]), c.prune_threads([]),
     ]
     return {(call.method, unquote(call.path)) for call in calls}
 

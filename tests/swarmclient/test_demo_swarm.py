@@ -30,11 +30,16 @@ def test_demo_swarm_shows_agents_leases_outputs_and_rejected_stale_writes(tmp_pa
             outputs.append(watcher.list_outputs(limit=1)["total"])
             time.sleep(1)
         rejected = [r for s in identities for r in watcher.rejections(s["identity"])["items"]]
+        race_threads = watcher.list_threads(identity="lg-racer")["items"]
+        race_rejections = watcher.rejections("lg-racer")["items"]
         demo_log.seek(0)
         said = demo_log.read()
     assert demo.returncode == 0, said
     assert "unexpected errors: 0" in said, said
     assert len(identities) == 12
+    # The LangGraph race ran once: B's thread is on lg-racer's page, and A's late write was refused there.
+    assert len(race_threads) == 1 and race_threads[0]["latest_step"] == 4, (race_threads, said[-3000:])
+    assert any(r["operation"].startswith("thread.") for r in race_rejections), race_rejections
     assert max(online) >= 8 and max(leased) >= 6, (online, leased)
     # Outputs keep appearing: more in the second half of the run than at its middle.
     middle = len(outputs) // 2

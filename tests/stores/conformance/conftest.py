@@ -23,8 +23,10 @@ from stores.contracts import (
     RuntimePersistence,
     RuntimePersistenceFactory,
     RuntimeStore,
+    ThreadStore,
 )
 from stores.events import InMemoryEventLog
+from stores.fencing import InMemoryFenceGuard
 from stores.types import Fence
 
 AGENT_TTL_S = 30.0
@@ -174,3 +176,18 @@ def prune_ledger(store_backend: str) -> Any:
     from stores.backends.orm.retention import OrmPruneLedger
 
     return OrmPruneLedger() if store_backend == "orm" else InMemoryPruneLedger()
+
+
+def thread_fences() -> InMemoryFenceGuard:
+    """The fence guard the thread store checks fenced writes with (both backends)."""
+    return InMemoryFenceGuard()
+
+
+@pytest.fixture
+def threads(store_backend: str, thread_fences: InMemoryFenceGuard) -> ThreadStore:
+    from stores.backends.memory.threads import InMemoryThreadStore
+    from stores.backends.orm.threads import OrmThreadStore
+
+    if store_backend == "orm":
+        return OrmThreadStore(events=OrmEventLog(), fence_guard=thread_fences)
+    return InMemoryThreadStore(events=InMemoryEventLog(), fence_guard=thread_fences)
