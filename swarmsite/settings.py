@@ -108,8 +108,15 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = os.environ.get("REDIS_URL", "")
 if REDIS_URL:
+    # redis-py >= 6 reads with a 5 s socket timeout by default, the same 5 s channels-redis blocks in
+    # BZPOPMIN: the client then gives up a read the server may just have answered (that message is
+    # popped from Redis and lost), or raises inside receive() and the socket closes with 1011.
+    # A read timeout well above the blocking read avoids both; keepalive still finds a dead peer.
     CHANNEL_LAYERS = {
-        "default": {"BACKEND": "channels_redis.core.RedisChannelLayer", "CONFIG": {"hosts": [REDIS_URL]}}
+        "default": {
+            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "CONFIG": {"hosts": [{"address": REDIS_URL, "socket_timeout": 30, "socket_keepalive": True}]},
+        }
     }
 else:
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
