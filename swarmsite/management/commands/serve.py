@@ -109,15 +109,9 @@ class Command(BaseCommand):
                 self._supervise(pool)
                 time.sleep(0.2)
         finally:
-            for child in ([demo_proc] if demo_proc else []) + [w.proc for w in pool if w.proc]:
-                if child.poll() is None:
-                    child.terminate()
-            for child in ([demo_proc] if demo_proc else []) + [w.proc for w in pool if w.proc]:
-                try:
-                    child.wait(timeout=40)
-                except subprocess.TimeoutExpired:
-                    child.kill()
-                    child.wait()
+            # In order: the demo (its agents deregister through the workers), then every worker.
+            _stop([demo_proc] if demo_proc else [])
+            _stop([w.proc for w in pool if w.proc])
             sock.close()
 
     def _supervise(self, pool: list[Worker]) -> None:
@@ -144,3 +138,15 @@ class Command(BaseCommand):
                 pass
             time.sleep(0.2)
         return False
+
+
+def _stop(procs: list[subprocess.Popen[bytes]]) -> None:
+    for proc in procs:
+        if proc.poll() is None:
+            proc.terminate()
+    for proc in procs:
+        try:
+            proc.wait(timeout=40)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
