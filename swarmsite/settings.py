@@ -154,7 +154,8 @@ SWARM_HEARTBEAT_LOG_INTERVAL_S = env_float("SWARM_HEARTBEAT_LOG_INTERVAL_S", 60.
 SWARM_CHECKPOINT_KEEP = int(os.environ.get("SWARM_CHECKPOINT_KEEP", "20"))
 
 # Output long-polls wake at once on an append in any process (on PostgreSQL through LISTEN/NOTIFY);
-# they also re-check the database this often, the fallback (and the only cross-process path on SQLite). A long-poll waits at most SWARM_OUTPUT_WAIT_MAX_S.
+# they also re-check the database this often, the fallback (and the only cross-process path on SQLite).
+# A long-poll waits at most SWARM_OUTPUT_WAIT_MAX_S.
 SWARM_OUTPUT_POLL_S = env_float("SWARM_OUTPUT_POLL_S", 1.0)
 SWARM_OUTPUT_WAIT_MAX_S = env_float("SWARM_OUTPUT_WAIT_MAX_S", 30.0)
 

@@ -7,7 +7,6 @@ other process and resume from their last event id without a gap."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import os
 import re
@@ -70,7 +69,7 @@ def layout() -> Any:
     urls = [f"http://127.0.0.1:{p}" for p in ports]
     try:
         for url in urls:
-            wait_until(lambda url=url: healthy(url), 60, url)
+            wait_until(functools.partial(healthy, url), 60, url)
         yield {"urls": urls, "procs": procs, "token": token, "session": session, "db": env["DATABASE_URL"]}
     finally:
         for proc in procs:
@@ -190,7 +189,8 @@ async def scenario(lay: dict[str, Any]) -> None:
     urls, token, session, db = lay["urls"], lay["token"], lay["session"], lay["db"]
     async with httpx.AsyncClient(headers={"Authorization": f"Bearer {token}"}) as http:
         for name in [*IDENTITIES, QUIET]:
-            assert (await http.post(f"{urls[0]}/api/v1/identities", json={"identity": name, "profile": "w"})).status_code == 201
+            made = await http.post(f"{urls[0]}/api/v1/identities", json={"identity": name, "profile": "w"})
+            assert made.status_code == 201
     start = logged(db, 0)[-1][0]
     opened = time.monotonic()
     # The quiet identity's sockets stay idle: nothing happens to it until the very end.
@@ -224,9 +224,11 @@ async def scenario(lay: dict[str, Any]) -> None:
     async with httpx.AsyncClient(headers={"Authorization": f"Bearer {token}"}) as http:
         agent = str(uuid.uuid4())
         await http.post(f"{urls[1]}/api/v1/agents/{agent}/register", json={})
-        assert (await http.post(f"{urls[1]}/api/v1/identities/{QUIET}/lease", json={"agent_id": agent})).status_code == 200
+        lease = await http.post(f"{urls[1]}/api/v1/identities/{QUIET}/lease", json={"agent_id": agent})
+        assert lease.status_code == 200
     await settle(idle[:1], db, start)
-    assert_matches_log(idle[0], db, start) and idle[0].reconnects == 0
+    assert_matches_log(idle[0], db, start)
+    assert idle[0].reconnects == 0
     assert idle[0].durable()[-1][0] == "identity.lease_acquired"
     for listener in listeners + idle:
         listener.task.cancel()
