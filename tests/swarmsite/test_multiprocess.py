@@ -7,6 +7,7 @@ other process and resume from their last event id without a gap."""
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import os
 import re
