@@ -149,7 +149,7 @@ async def write_load(urls: list[str], token: str, until: float, acked: list[str]
 
     async def writer(n: int) -> None:
         turn = 0
-        async with httpx.AsyncClient(headers={"Authorization": f"Bearer {token}"}, timeout=10) as http:
+        async with httpx.AsyncClient(headers={"Authorization": f"Bearer {token}"}, timeout=30) as http:
             while time.monotonic() < until:
                 base = urls[turn % len(urls)] + "/api/v1"
                 agent = str(uuid.uuid4())
@@ -188,7 +188,7 @@ async def settle(listeners: list[Listener], db: str, start: int) -> None:
 
 async def scenario(lay: dict[str, Any]) -> None:
     urls, token, session, db = lay["urls"], lay["token"], lay["session"], lay["db"]
-    async with httpx.AsyncClient(headers={"Authorization": f"Bearer {token}"}) as http:
+    async with httpx.AsyncClient(headers={"Authorization": f"Bearer {token}"}, timeout=30) as http:
         for name in [*IDENTITIES, QUIET]:
             made = await http.post(f"{urls[0]}/api/v1/identities", json={"identity": name, "profile": "w"})
             assert made.status_code == 201
@@ -222,7 +222,7 @@ async def scenario(lay: dict[str, Any]) -> None:
     # The idle sockets have heard nothing for a minute and are still open and live.
     await asyncio.sleep(max(0.0, IDLE_S - (time.monotonic() - opened)))
     assert idle[0].reconnects == 0 and idle[0].seen == []
-    async with httpx.AsyncClient(headers={"Authorization": f"Bearer {token}"}) as http:
+    async with httpx.AsyncClient(headers={"Authorization": f"Bearer {token}"}, timeout=30) as http:
         agent = str(uuid.uuid4())
         await http.post(f"{urls[1]}/api/v1/agents/{agent}/register", json={})
         lease = await http.post(f"{urls[1]}/api/v1/identities/{QUIET}/lease", json={"agent_id": agent})
