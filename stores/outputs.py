@@ -103,22 +103,44 @@ def same_append(
 
 
 class ProducerSignal:
-    """Wakes in-process long-polls when a producer appends (after commit), so they never sleep-poll.
+    """Wakes long-polls when a producer appends (after commit), so they never sleep-poll.
 
-    Waiters in other processes cannot hear it; they re-check the database every `poll_s` instead."""
+    `notify` wakes the waiters of this process. Appends in other processes reach them through a
+    listener (`listen_with`; on PostgreSQL, LISTEN/NOTIFY: stores/backends/orm/wakeups.py) that calls
+    `notify` here; the re-check every `poll_s` is only the fallback if that listener is down.
+    Memory stays bounded: a producer is tracked only while someone waits for it."""
 
     def __init__(self) -> None:
         self._cond = threading.Condition()
-        self._versions: dict[str, int] = {}
+        # producer -> [waiters, version]; an entry lives only while it has waiters.
+        self._waiting: dict[str, list[int]] = {}
+        self._listener: Callable[[Callable[[str], None]], None] | None = None
+        self._listening = False
 
-    def version(self, producer: str) -> int:
+    def listen_with(self, listener: Callable[[Callable[[str], None]], None]) -> None:
+        """Install how this process hears other processes' appends (started at the first wait)."""
         with self._cond:
-            return self._versions.get(producer, 0)
+            if self._listener is None:
+                self._listener = listener
+
+    def tracked(self) -> int:
+        with self._cond:
+            return len(self._waiting)
 
     def notify(self, producer: str) -> None:
         with self._cond:
-            self._versions[producer] = self._versions.get(producer, 0) + 1
-            self._cond.notify_all()
+            entry = self._waiting.get(producer)
+            if entry is not None:
+                entry[1] += 1
+                self._cond.notify_all()
+
+    def _start_listening(self) -> None:
+        with self._cond:
+            if self._listening or self._listener is None:
+                return
+            self._listening = True
+            listener = self._listener
+        listener(self.notify)
 
     def wait(
         self,
@@ -129,20 +151,28 @@ class ProducerSignal:
         poll_s: float,
     ) -> OutputRecord | None:
         """Return check()'s first record within timeout_s; re-check on a notify or every poll_s."""
+        self._start_listening()
         deadline = time.monotonic() + max(0.0, timeout_s)
-        while True:
-            # Read the version before checking, so an append between the check and the wait
-            # still wakes us (its notify bumps the version we compare against).
-            seen = self.version(producer)
-            found = check()
-            remaining = deadline - time.monotonic()
-            if found is not None or remaining <= 0:
-                return found
+        with self._cond:
+            entry = self._waiting.setdefault(producer, [0, 0])
+            entry[0] += 1
+        try:
+            while True:
+                # Read the version before checking, so an append between the check and the wait
+                # still wakes us (its notify bumps the version we compare against).
+                with self._cond:
+                    seen = entry[1]
+                found = check()
+                remaining = deadline - time.monotonic()
+                if found is not None or remaining <= 0:
+                    return found
+                with self._cond:
+                    self._cond.wait_for(lambda seen=seen: entry[1] != seen, timeout=min(poll_s, remaining))  # type: ignore[misc]
+        finally:
             with self._cond:
-                self._cond.wait_for(
-                    lambda seen=seen: self._versions.get(producer, 0) != seen,  # type: ignore[misc]
-                    timeout=min(poll_s, remaining),
-                )
+                entry[0] -= 1
+                if entry[0] == 0:
+                    del self._waiting[producer]
 
 
 # One per process: every ORM store in the process wakes every waiter in it.

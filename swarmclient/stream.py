@@ -1,8 +1,9 @@
 """An identity's live event stream over the server's websocket (ws/identities/<name>/events/).
 
-The server replays what was missed after `?after=<event id>` and then pushes live events, without
-gaps or repeats; on a dropped connection we reconnect from the last id we yielded, so a consumer
-sees every event once, in order, across reconnects."""
+The server replays what was missed after `?after=<event id>` and then sends every later event from
+its durable log, in id order, without gaps or repeats (a push it lost is read from the log); on a
+dropped connection we reconnect from the last id we yielded, so a consumer sees every event once, in
+order, across reconnects."""
 
 from __future__ import annotations
 
@@ -21,6 +22,9 @@ from swarmclient.core import backoff_s
 from swarmclient.errors import EventsPruned, Forbidden
 
 RECV_SLICE_S = 0.5  # how often a blocked receive looks at `stop`
+# Pings keep an idle stream open through proxies and NATs (the server pings too); a peer that stops
+# answering is dropped and we reconnect, resuming after the last id.
+PING_INTERVAL_S, PING_TIMEOUT_S = 20.0, 20.0
 
 
 def ws_url(api_base: str, identity: str, after: int) -> str:
@@ -52,7 +56,8 @@ def sync_events(
     attempt = 0
     while not stop.is_set():
         try:
-            with sync_connect(ws_url(api_base, identity, after), additional_headers=headers, open_timeout=10) as ws:
+            with sync_connect(ws_url(api_base, identity, after), additional_headers=headers, open_timeout=10,
+                              ping_interval=PING_INTERVAL_S, ping_timeout=PING_TIMEOUT_S) as ws:
                 attempt = 0
                 while not stop.is_set():
                     try:
@@ -76,8 +81,8 @@ async def async_events(
     attempt = 0
     while not stop.is_set():
         try:
-            async with async_connect(ws_url(api_base, identity, after), additional_headers=headers,
-                                     open_timeout=10) as ws:
+            async with async_connect(ws_url(api_base, identity, after), additional_headers=headers, open_timeout=10,
+                                     ping_interval=PING_INTERVAL_S, ping_timeout=PING_TIMEOUT_S) as ws:
                 attempt = 0
                 while not stop.is_set():
                     try:

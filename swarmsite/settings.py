@@ -172,8 +172,15 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = os.environ.get("REDIS_URL", "")
 if REDIS_URL:
+    # redis-py >= 6 reads with a 5 s socket timeout by default, the same 5 s channels-redis blocks in
+    # BZPOPMIN: the client then gives up a read the server may just have answered (that message is
+    # popped from Redis and lost), or raises inside receive() and the socket closes with 1011.
+    # A read timeout well above the blocking read avoids both; keepalive still finds a dead peer.
     CHANNEL_LAYERS = {
-        "default": {"BACKEND": "channels_redis.core.RedisChannelLayer", "CONFIG": {"hosts": [REDIS_URL]}}
+        "default": {
+            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "CONFIG": {"hosts": [{"address": REDIS_URL, "socket_timeout": 30, "socket_keepalive": True}]},
+        }
     }
 else:
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
@@ -229,8 +236,9 @@ SWARM_RETENTION_BATCH = int(os.environ.get("SWARM_RETENTION_BATCH", "1000"))
 SWARM_RETENTION_BUDGET_S = env_float("SWARM_RETENTION_BUDGET_S", 2.0)
 SWARM_UPKEEP_INTERVAL_S = env_float("SWARM_UPKEEP_INTERVAL_S", 86400.0)
 
-# Output long-polls wake at once on an append in the same process; waiters in other processes
-# re-check the database this often. A long-poll waits at most SWARM_OUTPUT_WAIT_MAX_S.
+# Output long-polls wake at once on an append in any process (on PostgreSQL through LISTEN/NOTIFY);
+# they also re-check the database this often, the fallback (and the only cross-process path on SQLite).
+# A long-poll waits at most SWARM_OUTPUT_WAIT_MAX_S.
 SWARM_OUTPUT_POLL_S = env_float("SWARM_OUTPUT_POLL_S", 1.0)
 SWARM_OUTPUT_WAIT_MAX_S = env_float("SWARM_OUTPUT_WAIT_MAX_S", 30.0)
 

@@ -12,15 +12,9 @@ from django.template.loader import render_to_string
 
 from stores.events import DASHBOARD_GROUP, resume_gap
 from swarmsite.composition import event_log
+from swarmsite.live.follow import LogFollower, log_reader
 from swarmsite.live.fragments import render_fragments
-from swarmsite.live.publish import event_message
 from swarmsite.roles import VIEWER, has_role
-
-REPLAY_LIMIT = 1000
-
-
-def _replay(after_id: int) -> list[dict[str, Any]]:
-    return [event_message(e) for e in event_log().since(after_id, limit=REPLAY_LIMIT)]
 
 
 def _resync_notice(after_id: int) -> str | None:
@@ -31,10 +25,11 @@ def _resync_notice(after_id: int) -> str | None:
 
 class DashboardConsumer(AsyncWebsocketConsumer):
     """Pushes every swarm event to a dashboard page. The page sends {"resume_after": id} when the
-    socket opens (first load and every reconnect) and receives what it missed from the event log."""
+    socket opens (first load and every reconnect); from then on it gets every event after that id
+    from the log, in order, once (see live/follow.py). Pushes are only the doorbell."""
 
-    last_sent = 0
     feed = False
+    follower: LogFollower | None = None
 
     async def connect(self) -> None:
         user = self.scope.get("user")
@@ -43,11 +38,16 @@ class DashboardConsumer(AsyncWebsocketConsumer):
             return
         query = parse_qs(self.scope.get("query_string", b"").decode())
         self.feed = query.get("feed") == ["1"]
+        self.follower = LogFollower(log_reader(), self._send_events)
+        # A client that never sends resume_after follows from now on.
+        self.follower.start_from_now = await database_sync_to_async(event_log().latest_id)()
         await self.channel_layer.group_add(DASHBOARD_GROUP, self.channel_name)
         await self.accept()
 
     async def disconnect(self, code: int) -> None:
         await self.channel_layer.group_discard(DASHBOARD_GROUP, self.channel_name)
+        if self.follower is not None:
+            await self.follower.stop()
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
         try:
@@ -57,16 +57,16 @@ class DashboardConsumer(AsyncWebsocketConsumer):
         notice = await database_sync_to_async(_resync_notice)(after)
         if notice is not None:
             await self.send(text_data=notice)
-        missed = await database_sync_to_async(_replay)(max(after, 0))
-        missed = [m for m in missed if m["id"] > self.last_sent]
-        if missed:
-            self.last_sent = max(self.last_sent, missed[-1]["id"])
-            await self.send(text_data=render_fragments(missed, feed=self.feed))
+        self.resume_from(after)
+
+    def resume_from(self, after: int) -> None:
+        """The replay point: everything in the log after `after` is sent, then live events follow."""
+        if self.follower is not None:
+            self.follower.start(max(after, 0))
+
+    async def _send_events(self, events: list[dict[str, Any]]) -> None:
+        await self.send(text_data=render_fragments(events, feed=self.feed))
 
     async def swarm_event(self, message: dict[str, Any]) -> None:
-        event_id = message.get("id")
-        if event_id is not None:
-            if event_id <= self.last_sent:
-                return  # already delivered by a replay
-            self.last_sent = event_id
-        await self.send(text_data=render_fragments([message], feed=self.feed))
+        if self.follower is not None and not self.follower.ring(message.get("id")):
+            await self._send_events([message])

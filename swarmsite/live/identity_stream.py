@@ -19,9 +19,8 @@ from identities.types import validate_identity
 from stores.events import resume_gap, subject_group
 from swarmsite.api.auth import BearerToken
 from swarmsite.composition import event_log, identity_runtime
-from swarmsite.live.publish import event_message
+from swarmsite.live.follow import LogFollower, log_reader
 
-REPLAY_PAGE = 500
 STREAM_PREFIX = "/ws/identities/"
 CLOSE_UNAUTHORIZED, CLOSE_UNKNOWN = 4401, 4404
 
@@ -47,16 +46,6 @@ def _known(name: str) -> bool:
     return True
 
 
-def _missed(name: str, after: int) -> list[dict[str, Any]]:
-    out: list[dict[str, Any]] = []
-    while True:
-        page = event_log().since(after, limit=REPLAY_PAGE, subject_type="identity", subject_id=name)
-        out += [_wire(event_message(e)) for e in page]
-        if len(page) < REPLAY_PAGE:
-            return out
-        after = page[-1].id or after
-
-
 def _resume_gap(after: int) -> int | None:
     return resume_gap(event_log().pruned_through(), after)
 
@@ -76,7 +65,7 @@ def _wire(message: dict[str, Any]) -> dict[str, Any]:
 class IdentityEventsConsumer(AsyncWebsocketConsumer):
     name = ""
     group = ""
-    last_sent = 0
+    follower: LogFollower | None = None
 
     async def connect(self) -> None:
         query = parse_qs(self.scope.get("query_string", b"").decode())
@@ -91,31 +80,35 @@ class IdentityEventsConsumer(AsyncWebsocketConsumer):
             after = max(0, int((query.get("after") or ["0"])[0]))
         except ValueError:
             after = 0
-        # Join before replaying: an event committed meanwhile arrives live and is deduplicated by id.
+        # Join before replaying: a push arriving meanwhile only rings the follower, whose one
+        # cursor sends each event once, in id order (live/follow.py).
         self.group = subject_group("identity", self.name)
+        self.follower = LogFollower(log_reader("identity", self.name), self._send_events)
         await self.channel_layer.group_add(self.group, self.channel_name)
         await self.accept()
-        await self._replay(after)
+        await self._resync_if_pruned(after)
+        self.resume_from(after)
 
-    async def _replay(self, after: int) -> None:
+    async def _resync_if_pruned(self, after: int) -> None:
         gap = await database_sync_to_async(_resume_gap)(after)
         if gap is not None:
             # The client's cursor is gone: it must resync before trusting the stream again.
             await self.send(text_data=json.dumps(resync_message(after, gap)))
-        for message in await database_sync_to_async(_missed)(self.name, max(after, self.last_sent)):
-            await self._send(message)
 
-    async def _send(self, message: dict[str, Any]) -> None:
-        event_id = message.get("id")
-        if event_id is not None:
-            if event_id <= self.last_sent:
-                return
-            self.last_sent = event_id
-        await self.send(text_data=json.dumps(message))
+    def resume_from(self, after: int) -> None:
+        """The replay point: everything in the log after `after` is sent, then live events follow."""
+        if self.follower is not None:
+            self.follower.start(max(after, 0))
+
+    async def _send_events(self, messages: list[dict[str, Any]]) -> None:
+        for message in messages:
+            await self.send(text_data=json.dumps(_wire(message)))
 
     async def disconnect(self, code: int) -> None:
         if self.group:
             await self.channel_layer.group_discard(self.group, self.channel_name)
+        if self.follower is not None:
+            await self.follower.stop()
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
         """A client may ask again for what it missed: {"resume_after": <event id>}."""
@@ -123,10 +116,11 @@ class IdentityEventsConsumer(AsyncWebsocketConsumer):
             after = int(json.loads(text_data or "{}").get("resume_after", 0))
         except (ValueError, TypeError, AttributeError):
             return
-        await self._replay(after)
+        self.resume_from(after)
 
     async def swarm_event(self, message: dict[str, Any]) -> None:
-        await self._send(_wire(message))
+        if self.follower is not None and not self.follower.ring(message.get("id")):
+            await self._send_events([message])
 
 
 class OriginCheckExceptTokenStreams:

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models.functions import Greatest, Now
 
 from stores.backends.orm.base import translate_db_errors
@@ -43,9 +43,11 @@ class OrmEventLog:
         durable: bool = True,
     ) -> Event:
         if durable:
-            row = EventRecord.objects.create(
-                kind=kind, subject_type=subject_type, subject_id=subject_id, payload=dict(payload), created_at=now
-            )
+            with transaction.atomic():  # the append lock below lives until the caller's commit
+                _hold_append_lock()
+                row = EventRecord.objects.create(
+                    kind=kind, subject_type=subject_type, subject_id=subject_id, payload=dict(payload), created_at=now
+                )
             event = to_event(row)
         else:
             event = Event(kind, subject_type, subject_id, dict(payload), now)
@@ -66,15 +68,23 @@ class OrmEventLog:
     def since(
         self, after_id: int, *, limit: int = 500, subject_type: str | None = None, subject_id: str | None = None
     ) -> list[Event]:
-        rows = self._filtered(subject_type, subject_id).filter(id__gt=after_id).order_by("id")[:limit]
-        return [to_event(r) for r in rows]
+        rows = self._filtered(subject_type, subject_id).filter(id__gt=after_id)
+        horizon = committed_horizon()
+        if horizon is not None:
+            rows = rows.filter(id__lte=horizon)
+        return [to_event(r) for r in rows.order_by("id")[:limit]]
 
     def recent(self, *, limit: int = 50, subject_type: str | None = None, subject_id: str | None = None) -> list[Event]:
         rows = self._filtered(subject_type, subject_id).order_by("-id")[:limit]
         return [to_event(r) for r in rows]
 
     def latest_id(self) -> int:
-        last = EventRecord.objects.order_by("-id").values_list("id", flat=True).first()
+        """The newest id a reader may resume after without skipping anything (see committed_horizon)."""
+        rows = EventRecord.objects.all()
+        horizon = committed_horizon()
+        if horizon is not None:
+            rows = rows.filter(id__lte=horizon)
+        last = rows.order_by("-id").values_list("id", flat=True).first()
         return last or 0
 
     @translate_db_errors
@@ -96,3 +106,49 @@ class OrmEventLog:
     @translate_db_errors
     def events_retention(self, before: datetime) -> TableRetention:
         return table_retention("events", EventRecord, "created_at", EventRecord.objects.filter(created_at__lt=before))
+
+# Gapless reading on PostgreSQL. Event ids come from a sequence, which hands out ids in the order
+# appends *start*, not the order their transactions *commit*: id 11 can become visible after id 12,
+# and a reader that resumes "after 12" would skip 11 for good. We read only below the horizon of
+# appends still in flight, made visible with an advisory lock:
+# - every append takes a *shared* transaction-level advisory lock before drawing its id and holds
+#   it until its transaction ends (appends never wait for each other);
+# - a reader takes the same lock *exclusively* for an instant (it waits only for the appends in
+#   flight to commit or roll back), reads the sequence's last value h and lets go. Every id <= h was
+#   drawn by an append that has now ended, and every later append draws an id > h, so the rows with
+#   id <= h are final: the reader returns only those. Nothing is skipped, and cursors stay plain ids.
+# SQLite runs one write transaction at a time and draws the id inside it, so ids commit in order there.
+APPEND_LOCK_KEY = 0x5357_4556  # "SWEV": the event log's advisory lock (one 64-bit key)
+
+
+def _hold_append_lock() -> None:
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock_shared(%s)", [APPEND_LOCK_KEY])
+
+
+def committed_horizon() -> int | None:
+    """The highest event id below which every append has ended (PostgreSQL), or None (no limit)."""
+    if connection.vendor != "postgresql":
+        return None
+    table = EventRecord._meta.db_table
+    # A session-level lock, released at once even inside a caller's transaction.
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_lock(%s)", [APPEND_LOCK_KEY])
+        try:
+            cursor.execute(
+                f"SELECT CASE WHEN is_called THEN last_value ELSE 0 END FROM {_sequence(cursor, table)}"
+            )
+            return int(cursor.fetchone()[0])
+        finally:
+            cursor.execute("SELECT pg_advisory_unlock(%s)", [APPEND_LOCK_KEY])
+
+
+_sequences: dict[str, str] = {}
+
+
+def _sequence(cursor: Any, table: str) -> str:
+    if table not in _sequences:
+        cursor.execute("SELECT pg_get_serial_sequence(%s, 'id')", [table])
+        _sequences[table] = cursor.fetchone()[0]
+    return _sequences[table]

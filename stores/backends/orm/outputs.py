@@ -8,6 +8,7 @@ from datetime import datetime
 from django.db import IntegrityError, transaction
 from django.db.models import QuerySet
 
+from stores.backends.orm import wakeups
 from stores.backends.orm.base import translate_db_errors
 from stores.backends.orm.precompiled import PrecompiledLookup
 from stores.backends.orm.pruning import delete_batch, table_retention
@@ -66,6 +67,8 @@ class OrmOutputStore:
         self._clock = clock
         self._poll_s = poll_interval_s
         self._signal = signal
+        if wakeups.available():
+            signal.listen_with(wakeups.start_listener)
 
     @translate_db_errors
     def append(
@@ -136,6 +139,7 @@ class OrmOutputStore:
                 )
             record = to_record(row)
             self.events.emit("output.appended", "output", record.ref, output_payload(record), now)
+            wakeups.announce(producer_agent)  # other processes' waiters, at commit
             signal = self._signal
             transaction.on_commit(lambda: signal.notify(producer_agent))
         return record
