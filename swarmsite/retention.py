@@ -19,6 +19,7 @@ from django.conf import settings
 from stores.clock import Clock, system_clock
 from stores.retention_types import PruneRun, TableRetention
 from swarmsite import composition
+from swarmsite.api import idempotency
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +59,7 @@ def _queue_keep() -> timedelta | None:
 def policies() -> list[Policy]:
     events, lifecycle, queue = composition.event_log(), composition.lifecycle_store(), composition.runtime_persistence()
     outputs, registry = composition.output_store(), composition.identity_registry()
+    leases = composition.lease_provider()
     return [
         Policy("events", _days("SWARM_RETENTION_EVENTS_DAYS"), "older than the window (resumes before it must resync)",
                events.events_retention, lambda at, n: events.prune_events(at, limit=n)),
@@ -71,6 +73,10 @@ def policies() -> list[Policy]:
                registry.rejections_retention, lambda at, n: registry.prune_rejections(at, limit=n)),
         Policy("outputs", _days("SWARM_RETENTION_OUTPUTS_DAYS"), "older than the window and nobody's parent",
                outputs.outputs_retention, lambda at, n: outputs.prune_outputs(at, limit=n)),
+        Policy("lease grants", _days("SWARM_RETENTION_REJECTIONS_DAYS"), "older than the rejections window",
+               leases.grants_retention, lambda at, n: leases.prune_grants(at, limit=n)),
+        Policy("idempotent answers", _days("SWARM_RETENTION_IDEMPOTENCY_DAYS"), "older than the idempotency window",
+               idempotency.answers_retention, idempotency.prune_answers),
     ]
 
 

@@ -7,12 +7,15 @@ from __future__ import annotations
 
 import hashlib
 import json
+from datetime import datetime
 from typing import Any
 
 from django.db import IntegrityError, transaction
 from django.http import HttpRequest
 
+from stores.backends.orm.pruning import delete_batch, table_retention
 from stores.errors import IdempotencyKeyReused
+from stores.retention_types import TableRetention
 from swarmsite.models import ApiToken, IdempotentAnswer
 
 
@@ -52,3 +55,13 @@ def remember(request: HttpRequest, operation: str, key: str | None, answer: Any)
             f"another {operation} with Idempotency-Key {key!r} committed first; retry to get its answer",
             operation=operation, key=key,
         ) from exc
+
+
+def answers_retention(before: datetime) -> TableRetention:
+    return table_retention("idempotent answers", IdempotentAnswer, "created_at",
+                           IdempotentAnswer.objects.filter(created_at__lt=before))
+
+
+def prune_answers(before: datetime, limit: int) -> int:
+    """Answers older than the idempotency window: a retry that late is a new call."""
+    return delete_batch(IdempotentAnswer.objects.filter(created_at__lt=before), limit)

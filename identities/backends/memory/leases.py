@@ -11,6 +11,7 @@ from uuid import UUID
 from identities.backends import lease_rules as rules
 from identities.types import Lease, LeaseAcquireResult, LeaseRenewResult, LeaseState, LostReason
 from stores.clock import Clock, system_clock
+from stores.retention_types import TableRetention
 from stores.types import Fence
 
 
@@ -23,6 +24,7 @@ class InMemoryLeaseProvider:
         self._leases: dict[str, Lease] = {}
         self._owners: dict[tuple[str, str], str] = {}
         self._grants: dict[int, tuple[str, UUID]] = {}
+        self._granted_at: dict[int, datetime] = {}
         self._lock = threading.RLock()
 
     def _next_token(self) -> int:
@@ -43,6 +45,7 @@ class InMemoryLeaseProvider:
             self._leases[identity] = lease
             self._renew_logged[identity] = now
             self._grants[lease.fencing_token] = (identity, holder)
+            self._granted_at[lease.fencing_token] = now
             return LeaseAcquireResult("acquired", grant=rules.grant_of(lease), previous=current, lease=lease)
 
     def renew(self, identity: str, holder: UUID, token: int, ttl_ms: int) -> LeaseRenewResult:
@@ -146,3 +149,17 @@ class InMemoryLeaseProvider:
     def grant_of(self, token: int) -> tuple[str, UUID] | None:
         with self._lock:
             return self._grants.get(token)
+
+    def grants_retention(self, before: datetime) -> TableRetention:
+        with self._lock:
+            times = list(self._granted_at.values())
+        return TableRetention("lease grants", len(times), None, min(times, default=None),
+                              sum(1 for t in times if t < before))
+
+    def prune_grants(self, before: datetime, *, limit: int) -> int:
+        with self._lock:
+            old = sorted(t for t, at in self._granted_at.items() if at < before)[:limit]
+            for token in old:
+                self._grants.pop(token, None)
+                self._granted_at.pop(token, None)
+            return len(old)

@@ -7,7 +7,7 @@ write it guards are one atomic step."""
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
 from uuid import UUID
 
 from django.db import connection, transaction
@@ -17,7 +17,9 @@ from identities.backends import lease_rules as rules
 from identities.models import ContinuityRow, FencingCounter, LeaseGrant, LeaseRow, OwnedResource
 from identities.types import Lease, LeaseAcquireResult, LeaseRenewResult, LeaseState, LostReason
 from stores.backends.orm.base import translate_db_errors
+from stores.backends.orm.pruning import delete_batch, table_retention
 from stores.clock import Clock, system_clock
+from stores.retention_types import TableRetention
 from stores.types import Fence
 
 SEQUENCE = "identities_fencing_token_seq"
@@ -247,3 +249,13 @@ class OrmLeaseProvider:
     def grant_of(self, token: int) -> tuple[str, UUID] | None:
         row = LeaseGrant.objects.filter(token=token).values_list("identity", "holder").first()
         return (row[0], row[1]) if row is not None else None
+
+    @translate_db_errors
+    def grants_retention(self, before: datetime) -> TableRetention:
+        old = LeaseGrant.objects.filter(granted_at__lt=before)
+        return table_retention("lease grants", LeaseGrant, "granted_at", old)
+
+    @translate_db_errors
+    def prune_grants(self, before: datetime, *, limit: int) -> int:
+        """Grants older than the window: a refused write presenting a token that old is recorded without its agent."""
+        return delete_batch(LeaseGrant.objects.filter(granted_at__lt=before), limit)

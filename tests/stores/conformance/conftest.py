@@ -178,6 +178,7 @@ def prune_ledger(store_backend: str) -> Any:
     return OrmPruneLedger() if store_backend == "orm" else InMemoryPruneLedger()
 
 
+@pytest.fixture
 def thread_fences() -> InMemoryFenceGuard:
     """The fence guard the thread store checks fenced writes with (both backends)."""
     return InMemoryFenceGuard()
