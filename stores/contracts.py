@@ -10,6 +10,7 @@ from datetime import datetime
 from typing import Any, Protocol
 from uuid import UUID
 
+from stores.metrics_types import MetricIncrement, MetricPoint
 from stores.output_types import OutputEvent, OutputKind, OutputRecord, OutputRef
 from stores.persistence_types import (
     AttachmentIntent,
@@ -428,4 +429,26 @@ class FenceGuard(Protocol):
 
         Must run inside the caller's transaction so the check and the write are one atomic step; on
         databases with row locks it locks the identity's lease row so a concurrent grant waits."""
+        ...
+
+
+class MetricsRollup(Protocol):
+    """Counters kept per minute at write time (the event log's append path adds to them), so a chart
+    over an hour or a day reads at most a day of buckets and never the event log."""
+
+    def add(self, increments: Sequence[MetricIncrement], minute: int) -> None:
+        """Add each increment to its (metric, scope) bucket for `minute` (minutes since the epoch), in the
+        caller's transaction; queue_delta also moves its running total."""
+        ...
+
+    def series(
+        self, metrics: Sequence[str], scope_type: str, scope_id: str, *, start_minute: int, end_minute: int,
+        step: int = 1,
+    ) -> dict[str, list[MetricPoint]]:
+        """Per metric, one point per `step` minutes from start_minute (inclusive) to end_minute (exclusive),
+        oldest first, empty buckets included as zeros. InvalidInput for step < 1 or a range over 10,000 points."""
+        ...
+
+    def total(self, metric: str, scope_type: str, scope_id: str) -> int:
+        """The running total of a metric that keeps one (queue_delta); 0 for the others."""
         ...

@@ -157,6 +157,7 @@ SWARM_BACKENDS = {
     "outputs": "stores.backends.orm.outputs.OrmOutputStore",
     "runtime": "stores.backends.orm.runtime.OrmRuntimeStore",
     "runtime_persistence": "stores.backends.orm.persistence.OrmRuntimePersistenceFactory",
+    "metrics": "stores.backends.orm.metrics.OrmMetricsRollup",
     # The identity runtime's stores; the lease table is also the fence guard of every fenced write.
     "fence_guard": "identities.backends.orm.leases.OrmFenceGuard",
     "continuity": "identities.backends.orm.continuity.OrmContinuityStore",

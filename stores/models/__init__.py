@@ -2,6 +2,7 @@
 
 from stores.models.events import EventRecord
 from stores.models.lifecycle import Agent
+from stores.models.metrics import MetricBucket
 from stores.models.outputs import Output, OutputLink
 from stores.models.persistence import (
     AttachmentManifestRecord,
@@ -17,6 +18,7 @@ __all__ = [
     "Agent",
     "AttachmentManifestRecord",
     "EventRecord",
+    "MetricBucket",
     "Output",
     "OutputLink",
     "OAuthFlowSnapshot",

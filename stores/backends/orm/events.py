@@ -8,7 +8,7 @@ from typing import Any
 
 from django.db import transaction
 
-from stores.events import Publisher
+from stores.events import AppendHook, Publisher
 from stores.models import EventRecord
 from stores.types import Event
 
@@ -25,8 +25,9 @@ def to_event(row: EventRecord) -> Event:
 
 
 class OrmEventLog:
-    def __init__(self, publisher: Publisher | None = None) -> None:
+    def __init__(self, publisher: Publisher | None = None, on_append: AppendHook | None = None) -> None:
         self._publisher = publisher
+        self._on_append = on_append
 
     def emit(
         self,
@@ -43,6 +44,8 @@ class OrmEventLog:
                 kind=kind, subject_type=subject_type, subject_id=subject_id, payload=dict(payload), created_at=now
             )
             event = to_event(row)
+            if self._on_append is not None:
+                self._on_append(event)
         else:
             event = Event(kind, subject_type, subject_id, dict(payload), now)
         publisher = self._publisher
