@@ -1,9 +1,12 @@
 from __future__ import annotations
 
-from datetime import datetime
+from collections.abc import Mapping
+from datetime import UTC, datetime
 
 from django import template
+from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
+from django.utils.html import format_html
 
 register = template.Library()
 
@@ -39,3 +42,39 @@ def countdown(moment: datetime | None) -> str:
 @register.filter
 def epoch_ms(moment: datetime | None) -> str:
     return "" if moment is None else str(int(moment.timestamp() * 1000))
+
+
+def _moment(value: datetime | str | None) -> datetime | None:
+    if isinstance(value, str):
+        try:
+            return datetime.fromisoformat(value)
+        except ValueError:
+            return None
+    return value
+
+
+@register.filter
+def when(value: datetime | str | None, style: str = "") -> str:
+    """The one timestamp format: a <time> the page shows in local time with its zone (the full date,
+    zone and UTC on hover); without JavaScript it reads in UTC. style "full" always shows the date."""
+    moment = _moment(value)
+    if moment is None:
+        return "—"
+    utc = moment.astimezone(UTC)
+    text = utc.strftime("%Y-%m-%d %H:%M:%S UTC")
+    return format_html('<time datetime="{}" data-local="{}" title="{}">{}</time>',
+                       utc.isoformat(), style or "1", text, text)
+
+
+@register.simple_tag
+def agent_link(agent_id: object, names: Mapping[str, str] | None = None) -> str:
+    """An agent by name, linked to its page (its id's first 8 characters when the name is unknown)."""
+    if not agent_id:
+        return "—"
+    key = str(agent_id)
+    try:
+        url = reverse("agent", args=[key])
+    except NoReverseMatch:
+        return key
+    label = (names or {}).get(key) or key[:8]
+    return format_html('<a class="agent-link" href="{}" title="agent {}">{}</a>', url, key, label)
