@@ -78,3 +78,9 @@ def agent_link(agent_id: object, names: Mapping[str, str] | None = None) -> str:
         return key
     label = (names or {}).get(key) or key[:8]
     return format_html('<a class="agent-link" href="{}" title="agent {}">{}</a>', url, key, label)
+
+
+@register.filter
+def lookup(mapping: Mapping[str, object] | None, key: object) -> object:
+    """mapping[key] in a template (None when absent)."""
+    return None if mapping is None else mapping.get(str(key))
