@@ -12,7 +12,7 @@
     return function (u, splits) {
       return splits.map(function (s) {
         var d = new Date(s * 1000);
-        var hm = d.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+        var hm = d.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit", hourCycle: "h23" });
         return step >= 3600 ? d.toLocaleDateString([], { weekday: "short" }) + " " + hm : hm;
       });
     };

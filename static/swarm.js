@@ -115,7 +115,7 @@
     var events = eventsOf(document.getElementById("live-marker"));
     trimFeed();
     decorate(document.getElementById("event-feed"));
-    setStatus("open", "live · updated " + new Date().toLocaleTimeString());
+    setStatus("open", "live · updated " + localText(new Date(), false));
     refreshFor(events);
   });
 

@@ -20,8 +20,8 @@ from swarmsite.roles import VIEWER
 
 SUBJECT_MAX = 220  # AuditEntry.identity: a session id behind its "session:" prefix
 RANGES = {"1h": timedelta(hours=1), "24h": timedelta(days=1), "7d": timedelta(days=7)}
-KNOWN_ACTIONS = ("created", "respawn", "retire", "reset", "send", "cancel", "session_cancel", "vacuum", "gc",
-                 "token_created", "token_revoked")
+KNOWN_ACTIONS = ("created", "respawned", "retired", "reset", "deleted", "message_sent", "inbox_cancelled",
+                 "batch_cancelled", "session_vacuumed", "session_gc", "token_created", "token_revoked")
 EXPORT_MAX = 100_000
 EXPORT_PAGE = 1000
 

@@ -9,8 +9,8 @@ from django.http import HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import render
 from django.utils import timezone
 
-from identities.lookups import lookups
 from identities.dashboard_reads import LEASE_FILTERS, dashboard_reads
+from identities.lookups import lookups
 from identities.types import IdentityState
 from swarmsite.composition import event_log, identity_runtime
 from swarmsite.dashboard.common import PAGE_SIZE, page_number, pages, role_required
