@@ -68,7 +68,7 @@ def test_search_finds_each_kind_of_object(page: Any, live_server_url: str, api_t
     api.create("planner-one")
     agent = api.agent("scout-two")
     api.lease("planner-one", agent)
-    ref = append_output(api, "task-searchable")
+    ref = append_output(api, "scout-report")
     sent = api.http.post("/identities/planner-one/send", json={"content": {"type": "text", "text": "hi"}})
     assert sent.status_code == 200, sent.text
     session, batch = sent.json()["session_id"], sent.json()["batch_id"]
@@ -78,7 +78,7 @@ def test_search_finds_each_kind_of_object(page: Any, live_server_url: str, api_t
         ("scout-two", f"/agents/{agent}/"),
         (agent, f"/agents/{agent}/"),
         (ref, f"/outputs/{ref}/"),
-        ("task-searchable", "/tasks/task-searchable/"),
+        ("scout-report", "/tasks/scout-report/"),
         (session, f"/sessions/{session}/"),
         (batch, f"/sessions/{session}/"),
     ]
@@ -90,9 +90,7 @@ def test_search_finds_each_kind_of_object(page: Any, live_server_url: str, api_t
     page.fill("#nav-search", "s")
     page.press("#nav-search", "Enter")
     expect(page.locator('.search-group[data-kind="agent"]')).to_contain_text("scout-two")
-    page.fill("#nav-search", "p")
-    page.press("#nav-search", "Enter")
-    expect(page.locator('.search-group[data-kind="identity"]')).to_contain_text("planner-one")
+    expect(page.locator('.search-group[data-kind="task"]')).to_contain_text("scout-report")
     screenshot(page, "search-results")
 
 
