@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import uuid
 from collections.abc import Mapping
 from datetime import UTC, datetime
 
@@ -73,9 +74,10 @@ def agent_link(agent_id: object, names: Mapping[str, str] | None = None) -> str:
         return "—"
     key = str(agent_id)
     try:
+        uuid.UUID(key)
         url = reverse("agent", args=[key])
-    except NoReverseMatch:
-        return key
+    except (ValueError, NoReverseMatch):
+        return format_html("<code>{}</code>", key)  # an owner that is not an agent id has no page
     label = (names or {}).get(key) or key[:8]
     return format_html('<a class="agent-link" href="{}" title="agent {}">{}</a>', url, key, label)
 
