@@ -6,7 +6,15 @@ from collections.abc import Iterable, Sequence
 
 from stores.contracts import MetricsRollup
 from stores.errors import InvalidInput
-from stores.metrics_types import QUEUE_DELTA, MetricIncrement, MetricPoint, epoch_minute, increments_for
+from stores.metrics_types import (
+    HOUR_SPAN,
+    MINUTE_SPAN,
+    QUEUE_DELTA,
+    MetricIncrement,
+    MetricPoint,
+    epoch_minute,
+    increments_for,
+)
 from stores.types import Event
 
 MAX_POINTS = 10_000
@@ -46,6 +54,16 @@ def merged(increments: Sequence[MetricIncrement]) -> dict[tuple[str, str, str], 
         value, count = out.get(key, (0, 0))
         out[key] = (value + inc.value, count + inc.count)
     return out
+
+
+def read_span(start_minute: int, step: int) -> int:
+    """Which buckets a series reads: hourly ones when its points are whole, aligned hours."""
+    return HOUR_SPAN if step % HOUR_SPAN == 0 and start_minute % HOUR_SPAN == 0 else MINUTE_SPAN
+
+
+def spans_of(minute: int) -> list[tuple[int, int]]:
+    """The (span, first minute) of each bucket a count at `minute` goes to."""
+    return [(MINUTE_SPAN, minute), (HOUR_SPAN, minute - minute % HOUR_SPAN)]
 
 
 def totals_of(increments: Sequence[MetricIncrement]) -> list[MetricIncrement]:

@@ -30,6 +30,9 @@ AGENT = "agent"
 
 # The running total of queue_delta lives in one row at this minute, so the depth now is one read.
 TOTAL_MINUTE = -1
+# Buckets are kept per minute and per hour; a series whose step is whole hours reads the hourly ones.
+MINUTE_SPAN = 1
+HOUR_SPAN = 60
 
 
 @dataclass(frozen=True)

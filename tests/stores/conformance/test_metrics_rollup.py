@@ -107,3 +107,12 @@ def test_queue_events_move_the_depth_and_count_claims(counted_events: EventSink,
     assert metrics_rollup.total(QUEUE_DELTA, ALL, "") == 0
     assert values(metrics_rollup, "claims_completed", AGENT, owner, minutes=1) == [1]
     assert values(metrics_rollup, CLAIM_WAIT_MS, minutes=1) == [1500]
+
+
+def test_hourly_and_unaligned_series_agree_with_the_minutes(metrics_rollup: MetricsRollup) -> None:
+    for minute in (5, 50, 61, 130, 170):
+        metrics_rollup.add([MetricIncrement(OUTPUTS, ALL, "", 1)], M0 + minute)
+    assert values(metrics_rollup, OUTPUTS, minutes=180, step=60) == [2, 1, 2]
+    assert values(metrics_rollup, OUTPUTS, minutes=180, step=30) == [1, 1, 1, 0, 1, 1]
+    shifted = metrics_rollup.series([OUTPUTS], ALL, "", start_minute=M0 + 30, end_minute=M0 + 150, step=60)
+    assert [p.value for p in shifted[OUTPUTS]] == [2, 1]
