@@ -23,7 +23,9 @@ class MetricBucket(models.Model):
         verbose_name_plural = "metric buckets"
         # The unique index is also the chart's read path: one scope, its metrics, a range of minutes.
         constraints = [
-            models.UniqueConstraint(fields=["scope_type", "scope_id", "metric", "span", "minute"], name="metric_bucket_key")
+            models.UniqueConstraint(
+                fields=["scope_type", "scope_id", "metric", "span", "minute"], name="metric_bucket_key"
+            )
         ]
 
     def __str__(self) -> str:
