@@ -25,8 +25,14 @@
 
   // A region is busy while the pointer is on one of its controls, a field in it has the focus, or it
   // holds an open form (a <details open> or a form whose fields were typed in): its refresh waits.
+  // The pointer counts while it moves or presses (a resting pointer does not hold a region forever).
+  var pointerActiveAt = 0;
+  ["pointermove", "pointerdown", "pointerup"].forEach(function (type) {
+    document.addEventListener(type, function () { pointerActiveAt = Date.now(); }, { passive: true });
+  });
   function busy(region) {
-    if (region.querySelector("a:hover, button:hover, input:hover, select:hover, textarea:hover, summary:hover, label:hover")) return true;
+    if (Date.now() - pointerActiveAt < 1500 &&
+        region.querySelector("a:hover, button:hover, input:hover, select:hover, textarea:hover, summary:hover, label:hover")) return true;
     var active = document.activeElement;
     if (active && active !== document.body && region.contains(active) && active.matches("input, select, textarea")) return true;
     if (region.querySelector("details[open] form, dialog[open]")) return true;
