@@ -50,7 +50,8 @@ def _moment(text: str) -> datetime | None:
 def audit_query(request: HttpRequest) -> AuditQuery:
     subject, _ = clean_text(request.GET.get("identity", ""), SUBJECT_MAX, "subject")
     actor, _ = clean_text(request.GET.get("actor", ""), 200, "actor")
-    action, _ = clean_text(request.GET.get("action", ""), 32, "action")
+    # "act", not "action": a field named action would shadow the form's own action in the DOM.
+    action, _ = clean_text(request.GET.get("act", ""), 32, "action")
     range_name = request.GET.get("range", "")
     range_name = range_name if range_name in RANGES else ""
     since_text, until_text = request.GET.get("since", "")[:32], request.GET.get("until", "")[:32]

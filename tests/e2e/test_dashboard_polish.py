@@ -144,7 +144,7 @@ def test_audit_filter_and_its_csv(page: Any, live_server_url: str, api_token: st
     page.goto(f"{live_server_url}/audit/")
     expect(page.locator('tr.audit-row[data-action="retired"]')).to_have_count(2)
     page.fill("input[name=actor]", "operator-e2e")
-    page.fill("input[name=action]", "retired")
+    page.fill("input[name=act]", "retired")
     expect(page.locator("tr.audit-row")).to_have_count(1)
     expect(page.locator("tr.audit-row")).to_contain_text("beta")
     page.select_option("select[name=range]", "1h")

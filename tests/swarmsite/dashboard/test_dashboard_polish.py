@@ -168,24 +168,24 @@ def audit(actor: str, action: str, identity: str) -> None:
 
 def test_audit_filters_by_actor_and_action_and_exports_csv(viewer_client: Client) -> None:
     create("alpha")
-    audit("ada", "respawn", "alpha")
-    audit("bob", "retire", "alpha")
+    audit("ada", "respawned", "alpha")
+    audit("bob", "retired", "alpha")
     page = viewer_client.get("/audit/", {"actor": "ada"}).content.decode()
-    assert 'data-action="respawn"' in page and 'data-action="retire"' not in page
-    page = viewer_client.get("/audit/", {"action": "retire"}).content.decode()
-    assert 'data-action="retire"' in page and 'data-action="respawn"' not in page
+    assert 'data-action="respawned"' in page and 'data-action="retired"' not in page
+    page = viewer_client.get("/audit/", {"act": "retired"}).content.decode()
+    assert 'data-action="retired"' in page and 'data-action="respawned"' not in page
     response = viewer_client.get("/audit/export.csv", {"actor": "bob"})
     assert response["Content-Type"].startswith("text/csv")
     rows = list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode())))  # type: ignore[attr-defined]
     assert rows[0][:4] == ["created_at", "actor", "action", "subject"]
-    assert [r[1:4] for r in rows[1:]] == [["bob", "retire", "alpha"]]
+    assert [r[1:4] for r in rows[1:]] == [["bob", "retired", "alpha"]]
 
 
 def test_audit_time_range_leaves_older_entries_out(viewer_client: Client) -> None:
-    audit("ada", "respawn", "alpha")
-    assert 'data-action="respawn"' in viewer_client.get("/audit/", {"range": "1h"}).content.decode()
+    audit("ada", "respawned", "alpha")
+    assert 'data-action="respawned"' in viewer_client.get("/audit/", {"range": "1h"}).content.decode()
     page = viewer_client.get("/audit/", {"until": "2000-01-01T00:00"}).content.decode()
-    assert 'data-action="respawn"' not in page and "No audited action matches" in page
+    assert 'data-action="respawned"' not in page and "No audited action matches" in page
 
 
 def test_feed_filter_keeps_only_the_kind_asked_for(viewer_client: Client) -> None:
