@@ -3,11 +3,16 @@
 - roster render time at 10,000 identities against the same page at 100 (every tenth identity holds a
   lease and has a checkpoint), in-process with Django's test Client on a fresh database. The roster
   reads in a fixed number of queries, so the ratio should stay near 1 (target: at most 2);
+- the overview with its charts (the page, and the chart data per minute over the hour and per hour over
+  the day, for the swarm and for one identity) at 10,000 identities and 1,000,000 events against 100
+  identities and 1,000 events (target: at most 2). Events are written to the log in bulk, spread over
+  the last day, and their counts added to the rollup per minute as the append hook does, so the charts
+  never read the log and only the log's newest rows are read by the feed;
 - the delay from an API call's response (a checkpoint save) to the matching websocket push, with 50
   dashboard clients connected to one daphne server as a logged-in viewer: p50 and p95 over every
   (call, client) pair (target: p95 under 250 ms), beside the same delay with one client.
 
-Run: .venv/bin/python bench/dashboard.py [--pg] [--identities 10000] [--calls 100]"""
+Run: .venv/bin/python bench/dashboard.py [--pg] [--identities 10000] [--events 1000000] [--calls 100]"""
 
 from __future__ import annotations
 
@@ -86,7 +91,59 @@ def render_times(client: Any, path: str) -> float:
     return min(samples)
 
 
-def roster_ratio(database_url: str | None, large: int) -> list[tuple[str, str]]:
+EVENT_MIX = ("output.appended", "identity.message_delivered", "queue.enqueued", "queue.completed",
+             "agent.heartbeat", "identity.lease_renewed", "identity.lease_lost", "identity.stale_write_rejected")
+OVERVIEW_PAGES = {
+    "overview page (counts, feed, chart panel)": "/",
+    "chart data, swarm, per minute over the hour": "/charts/?scope=all&range=hour",
+    "chart data, swarm, per hour over the day": "/charts/?scope=all&range=day",
+    "chart data, one identity, per hour over the day": "/charts/?scope=identity&id=id-00010&range=day",
+}
+
+
+def add_events(start: int, count: int, identities: int) -> None:
+    """`count` events spread over the last day, in bulk; the rollup gets their counts per minute."""
+    from collections import defaultdict
+    from datetime import timedelta
+
+    from django.db import transaction
+    from django.utils import timezone
+
+    from stores.metrics_types import epoch_minute, increments_for
+    from stores.models import EventRecord
+    from stores.types import Event
+    from swarmsite.composition import metrics_rollup
+
+    now = timezone.now()
+    step = timedelta(days=1) / max(count, 1)
+    by_minute: dict[int, list[Any]] = defaultdict(list)
+    for chunk in range(0, count, 5000):
+        rows = []
+        for i in range(chunk, min(chunk + 5000, count)):
+            n = start + i
+            kind, identity = EVENT_MIX[n % len(EVENT_MIX)], f"id-{n % identities:05d}"
+            at = now - timedelta(days=1) + step * i
+            payload = {"identity": identity, "batch_ids": ["b"], "holder": str(uuid.UUID(int=n % 50 + 1))}
+            subject = ("output", f"out-{n:010x}") if kind == "output.appended" else ("identity", identity)
+            rows.append(EventRecord(kind=kind, subject_type=subject[0], subject_id=subject[1], payload=payload,
+                                    created_at=at))
+            by_minute[epoch_minute(at)] += increments_for(Event(kind, subject[0], subject[1], payload, at))
+        with transaction.atomic():
+            EventRecord.objects.bulk_create(rows, batch_size=1000)
+    rollup = metrics_rollup()
+    with transaction.atomic():
+        for minute, increments in by_minute.items():
+            rollup.add(increments, minute)
+
+
+def overview_ratio(client: Any, small: dict[str, float], large: int, events: int) -> list[tuple[str, str]]:
+    big = {name: render_times(client, path) for name, path in OVERVIEW_PAGES.items()}
+    return [(f"{name}: {SMALL} identities, 1,000 events → {large:,} identities, {events:,} events",
+             f"{small[name] * 1000:.1f} ms → {big[name] * 1000:.1f} ms (ratio {big[name] / small[name]:.2f})")
+            for name in OVERVIEW_PAGES]
+
+
+def roster_ratio(database_url: str | None, large: int, events: int = 1_000_000) -> list[tuple[str, str]]:
     setup_django(database_url)
     from django.contrib.auth.models import Group, User
     from django.test import Client
@@ -98,16 +155,21 @@ def roster_ratio(database_url: str | None, large: int) -> list[tuple[str, str]]:
     pages = {"roster page 1": "/roster/", "roster, a deep page (2nd → 20th)": "/roster/?page=20",
              "roster, lease held": "/roster/?lease=held", "roster, search by label": "/roster/?q=team%3D3"}
     populate(0, SMALL)
+    add_events(0, 1000, SMALL)
     small = {name: render_times(client, path.replace("page=20", "page=2")) for name, path in pages.items()}
+    small_overview = {name: render_times(client, path) for name, path in OVERVIEW_PAGES.items()}
     started = time.perf_counter()
     populate(SMALL, large)
     print(f"populated {large} identities in {time.perf_counter() - started:.0f} s", file=sys.stderr)
+    started = time.perf_counter()
+    add_events(1000, events - 1000, large)
+    print(f"appended {events:,} events in {time.perf_counter() - started:.0f} s", file=sys.stderr)
     big = {name: render_times(client, path) for name, path in pages.items()}
     rows = []
     for name in pages:
         rows.append((f"{name}: {SMALL} → {large} identities",
                      f"{small[name] * 1000:.1f} ms → {big[name] * 1000:.1f} ms (ratio {big[name] / small[name]:.2f})"))
-    return rows
+    return rows + overview_ratio(client, small_overview, large, events)
 
 
 # -- websocket push delay -----------------------------------------------------------------------
@@ -207,13 +269,15 @@ def main() -> None:
     parser.add_argument("--pg", action="store_true", help="PostgreSQL instead of SQLite")
     parser.add_argument("--identities", type=int, default=10_000)
     parser.add_argument("--calls", type=int, default=100)
+    parser.add_argument("--events", type=int, default=1_000_000)
+    parser.add_argument("--skip-websocket", action="store_true", help="only the render ratios")
     args = parser.parse_args()
     backend = "PostgreSQL" if args.pg else "SQLite"
     ws_db = fresh_postgres_url("bench_dashboard_ws") if args.pg else None
-    rows = websocket_rows(ws_db, args.calls)
+    rows = [] if args.skip_websocket else websocket_rows(ws_db, args.calls)
     render_db = fresh_postgres_url("bench_dashboard_roster") if args.pg else None
-    rows = roster_ratio(render_db, args.identities) + rows
-    report(f"Dashboard: roster render and websocket push delay ({backend})", rows)
+    rows = roster_ratio(render_db, args.identities, args.events) + rows
+    report(f"Dashboard: roster and overview render, websocket push delay ({backend})", rows)
 
 
 if __name__ == "__main__":

@@ -10,6 +10,7 @@ from datetime import datetime
 from typing import Any, Protocol
 from uuid import UUID
 
+from identities.audit_filter import AuditFilter
 from identities.types import (
     AuditRecord,
     Checkpoint,
@@ -195,7 +196,10 @@ class IdentityRegistry(Protocol):
     def record_audit(self, record: AuditRecord) -> AuditRecord:
         ...
 
-    def list_audit(self, *, identity: str | None = None, offset: int = 0, limit: int = 50) -> Page[AuditRecord]:
+    def list_audit(
+        self, *, identity: str | None = None, offset: int = 0, limit: int = 50, where: AuditFilter | None = None
+    ) -> Page[AuditRecord]:
+        """Audit entries newest first, for one subject and matching `where` (actor, action, time range)."""
         ...
 
     def record_rejection(self, record: StaleWriteRecord) -> StaleWriteRecord:

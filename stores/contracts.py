@@ -10,6 +10,7 @@ from datetime import datetime
 from typing import Any, Protocol
 from uuid import UUID
 
+from stores.metrics_types import MetricIncrement, MetricPoint
 from stores.output_types import OutputEvent, OutputKind, OutputRecord, OutputRef
 from stores.persistence_types import (
     AttachmentIntent,
@@ -556,4 +557,25 @@ class ThreadStore(Protocol):
 
     def list_threads(self, *, identity: str | None = None, offset: int = 0, limit: int = 50) -> Page[ThreadSummary]:
         """Threads (of one owner, or all), most recently written first."""
+
+
+class MetricsRollup(Protocol):
+    """Counters kept per minute at write time (the event log's append path adds to them), so a chart
+    over an hour or a day reads at most a day of buckets and never the event log."""
+
+    def add(self, increments: Sequence[MetricIncrement], minute: int) -> None:
+        """Add each increment to its (metric, scope) bucket for `minute` (minutes since the epoch), in the
+        caller's transaction; queue_delta also moves its running total."""
+        ...
+
+    def series(
+        self, metrics: Sequence[str], scope_type: str, scope_id: str, *, start_minute: int, end_minute: int,
+        step: int = 1,
+    ) -> dict[str, list[MetricPoint]]:
+        """Per metric, one point per `step` minutes from start_minute (inclusive) to end_minute (exclusive),
+        oldest first, empty buckets included as zeros. InvalidInput for step < 1 or a range over 10,000 points."""
+        ...
+
+    def total(self, metric: str, scope_type: str, scope_id: str) -> int:
+        """The running total of a metric that keeps one (queue_delta); 0 for the others."""
         ...

@@ -19,6 +19,8 @@ if TYPE_CHECKING:
 DASHBOARD_GROUP = "swarm.dashboard"
 
 Publisher = Callable[[Event], None]
+# Called with each durable event as it is appended, in the write's transaction (the metrics rollup).
+AppendHook = Callable[[Event], None]
 
 
 def subject_group(subject_type: str, subject_id: str) -> str:
@@ -50,7 +52,8 @@ def event_groups(event: Event) -> list[str]:
 class InMemoryEventLog:
     """An ephemeral event log for tests and embedding; publishes at once (there is no transaction)."""
 
-    def __init__(self, publisher: Publisher | None = None) -> None:
+    def __init__(self, publisher: Publisher | None = None, on_append: AppendHook | None = None) -> None:
+        self._on_append = on_append
         self._events: list[Event] = []
         self._ids = itertools.count(1)
         self._lock = threading.Lock()
@@ -78,6 +81,8 @@ class InMemoryEventLog:
             )
             if durable:
                 self._events.append(event)
+        if durable and self._on_append is not None:
+            self._on_append(event)
         if self._publisher is not None:
             self._publisher(event)
         return event

@@ -270,6 +270,11 @@ def claim_payload(claim: QueuedWorkClaim) -> dict[str, Any]:
         "claimed_at_ms": claim.claimed_at_epoch_ms,
         "expires_at_ms": claim.expires_at_epoch_ms,
         "batch_ids": claim.batch_ids,
+        # How long the oldest batch of the claim waited once it could be claimed (the claim-wait chart).
+        "waited_ms": min(
+            (claim.claimed_at_epoch_ms - max(b.enqueued_at_ms, b.available_at_ms or 0) for b in claim.batches),
+            default=0,
+        ),
     }
 
 

@@ -14,6 +14,7 @@ from stores.contracts import (
     EventSink,
     FenceGuard,
     LifecycleStore,
+    MetricsRollup,
     OutputStore,
     PruneLedger,
     RuntimePersistenceFactory,
@@ -28,9 +29,17 @@ if TYPE_CHECKING:
 @functools.cache
 def event_log() -> EventSink:
     from stores.backends.orm.events import OrmEventLog
+    from stores.metrics import count_event
     from swarmsite.live.publish import publish
 
-    return OrmEventLog(publisher=publish)
+    rollup = metrics_rollup()
+    return OrmEventLog(publisher=publish, on_append=lambda event: count_event(rollup, event))
+
+
+@functools.cache
+def metrics_rollup() -> MetricsRollup:
+    """The per-minute counters the charts read; the event log adds to them as it appends."""
+    return cast(MetricsRollup, _build("metrics"))
 
 
 def _build(name: str, **kwargs: Any) -> Any:

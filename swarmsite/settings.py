@@ -74,6 +74,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    "swarmsite.dashboard.toasts.HtmxMessagesMiddleware",
     "csp.middleware.CSPMiddleware",
     "axes.middleware.AxesMiddleware",  # last, as django-axes asks
 ]
@@ -249,6 +250,7 @@ SWARM_BACKENDS = {
     "runtime": "stores.backends.orm.runtime.OrmRuntimeStore",
     "runtime_persistence": "stores.backends.orm.persistence.OrmRuntimePersistenceFactory",
     "threads": "stores.backends.orm.threads.OrmThreadStore",
+    "metrics": "stores.backends.orm.metrics.OrmMetricsRollup",
     # The identity runtime's stores; the lease table is also the fence guard of every fenced write.
     "fence_guard": "identities.backends.orm.leases.OrmFenceGuard",
     "continuity": "identities.backends.orm.continuity.OrmContinuityStore",

@@ -3,7 +3,9 @@ from __future__ import annotations
 from django.conf import settings
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
+from django.templatetags.static import static
 from django.urls import include, path
+from django.views.generic import RedirectView
 
 from swarmsite.api.assembly import api
 from swarmsite.metrics import metrics
@@ -25,9 +27,12 @@ if settings.EMAIL_HOST_CONFIGURED:
     ]
 
 urlpatterns = [
+    path("favicon.ico", RedirectView.as_view(url=static("favicon.svg"), permanent=True)),
     path("admin/", admin.site.urls),
     path("api/v1/", api.urls),
     path("metrics", metrics, name="metrics"),
     path("accounts/", include(accounts)),
     path("", include("swarmsite.dashboard.urls")),
 ]
+
+handler500 = "swarmsite.dashboard.errors.server_error"

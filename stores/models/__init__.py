@@ -2,6 +2,7 @@
 
 from stores.models.events import EventRecord
 from stores.models.lifecycle import Agent
+from stores.models.metrics import MetricBucket
 from stores.models.outputs import Output, OutputLink
 from stores.models.persistence import (
     AttachmentManifestRecord,
@@ -23,6 +24,7 @@ __all__ = [
     "AttachmentManifestRecord",
     "EventLogWatermark",
     "EventRecord",
+    "MetricBucket",
     "Output",
     "OutputLink",
     "OAuthFlowSnapshot",

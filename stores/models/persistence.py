@@ -118,6 +118,7 @@ class QueuedWorkBatchRecord(models.Model):
     class Meta:
         app_label = "stores"
         verbose_name = "queued work batch"
+        verbose_name_plural = "queued work batches"
         constraints = [
             models.UniqueConstraint(fields=["session", "source_key"], name="queued_work_source_key_unique"),
         ]
@@ -147,6 +148,7 @@ class AttachmentManifestRecord(models.Model):
     class Meta:
         app_label = "stores"
         verbose_name = "attachment manifest entry"
+        verbose_name_plural = "attachment manifest entries"
         constraints = [
             models.UniqueConstraint(fields=["session", "attachment_id"], name="attachment_manifest_unique"),
         ]

@@ -11,28 +11,28 @@ from django.shortcuts import render
 
 from swarmsite.audit_subjects import subject_of
 from swarmsite.composition import event_log, identity_runtime
+from swarmsite.dashboard.audit_filters import KNOWN_ACTIONS, RANGES, audit_query
 from swarmsite.dashboard.common import PAGE_SIZE, page_number, pages, role_required
-from swarmsite.dashboard.forms import clean_text
 from swarmsite.roles import VIEWER
 
 SHOWS = ("actions", "rejections")
-SUBJECT_MAX = 220  # AuditEntry.identity: a session id behind its "session:" prefix
 
 
 @role_required(VIEWER)
 def audit_log(request: HttpRequest) -> HttpResponse:
     show = request.GET.get("show", "actions")
     show = show if show in SHOWS else "actions"
-    identity, _ = clean_text(request.GET.get("identity", ""), SUBJECT_MAX, "subject")
-    page = page_number(request)
+    query = audit_query(request)
+    identity, page = query.subject, page_number(request)
     registry = identity_runtime().registry()
     who, offset = identity or None, (page - 1) * PAGE_SIZE
-    context: dict[str, Any] = {"show": show, "identity": identity, "last_event_id": event_log().latest_id()}
+    context: dict[str, Any] = {"show": show, "identity": identity, "last_event_id": event_log().latest_id(),
+                               "q": query.params(), "actions": KNOWN_ACTIONS, "ranges": RANGES}
     if show == "rejections":
         rejections = registry.list_rejections(identity=who, offset=offset, limit=PAGE_SIZE)
         context.update(rejections=rejections.items, pagination=pages(rejections.total, page))
     else:
-        audits = registry.list_audit(identity=who, offset=offset, limit=PAGE_SIZE)
+        audits = registry.list_audit(identity=who, where=query.where, offset=offset, limit=PAGE_SIZE)
         context.update(entries=[(r, subject_of(r)) for r in audits.items], pagination=pages(audits.total, page))
     template = "audit/list.html#audit-table" if request.htmx else "audit/list.html"  # type: ignore[attr-defined]
     return render(request, template, context)

@@ -8,13 +8,13 @@ from typing import Any
 
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 
 from swarmsite.roles import has_role
 
 PAGE_SIZE = 50
 
-View = Callable[..., HttpResponse]
+View = Callable[..., HttpResponse | StreamingHttpResponse]
 
 
 def role_required(role: str) -> Callable[[View], View]:
@@ -23,7 +23,7 @@ def role_required(role: str) -> Callable[[View], View]:
     def decorator(view: View) -> View:
         @functools.wraps(view)
         @login_required
-        def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse | StreamingHttpResponse:
             if not has_role(request.user, role):
                 raise PermissionDenied(f"this page needs the {role} role")
             return view(request, *args, **kwargs)

@@ -15,7 +15,9 @@ from identities.dashboard_reads import dashboard_reads
 from identities.errors import InvalidIdentity, UnknownIdentity
 from identities.runtime import IdentityRuntime
 from identities.types import validate_identity
+from stores.metrics_types import IDENTITY
 from swarmsite.composition import event_log, identity_runtime
+from swarmsite.dashboard.charts import ChartPanel
 from swarmsite.dashboard.common import role_required
 from swarmsite.dashboard.identity_diff import diff_snapshots
 from swarmsite.dashboard.identity_panels import PANELS, subject
@@ -42,6 +44,7 @@ def identity_detail(request: HttpRequest, name: str) -> HttpResponse:
     context: dict[str, Any] = {
         "name": name, "subject": subject("identity", name), "actions": ACTIONS,
         "send_key": uuid.uuid4().hex, "last_event_id": event_log().latest_id(),
+        "charts": ChartPanel(IDENTITY, name),
     }
     for panel in panels:
         context.update(PANELS[panel](runtime, name, now))

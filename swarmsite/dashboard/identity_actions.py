@@ -81,10 +81,10 @@ def _perform(request: HttpRequest, runtime: IdentityRuntime, name: str, spec: Ac
 def _result(
     request: HttpRequest, name: str, spec: ActionSpec, *, ok: bool, detail: str, status: int = 200
 ) -> HttpResponse:
+    (messages.success if ok else messages.error)(
+        request, f"{name} {spec.verb}." if ok else f"{spec.name} refused: {detail}"
+    )
     if not request.htmx:  # type: ignore[attr-defined]
-        (messages.success if ok else messages.error)(
-            request, f"{name} {spec.verb}." if ok else f"{spec.name} refused: {detail}"
-        )
         return redirect("identity", name=name)
     events = event_log().recent(limit=10, subject_type="identity", subject_id=name)
     event = next((e for e in events if e.kind == f"identity.{spec.verb}"), None) if ok else None
@@ -131,9 +131,9 @@ def cancel_batch(request: HttpRequest, name: str, batch_id: str) -> HttpResponse
 
 def _small_result(request: HttpRequest, name: str, part: str, outcome: dict[str, Any]) -> HttpResponse:
     failed = bool(outcome.get("error"))
+    text = outcome.get("error") or ("Message sent." if part == "send-result" else "Inbox work cancelled.")
+    (messages.error if failed else messages.success)(request, text)
     if not request.htmx:  # type: ignore[attr-defined]
-        text = outcome.get("error") or ("Message sent." if part == "send-result" else "Inbox work cancelled.")
-        (messages.error if failed else messages.success)(request, text)
         return redirect("identity", name=name)
     return render(request, f"identity/detail.html#{part}", {"name": name, **outcome})
 

@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
 
+from identities.lookups import lookups
 from identities.runtime import IdentityRuntime
 from stores.outputs import preview_text
 from stores.queue_types import QueuedWorkBatch
@@ -111,7 +112,8 @@ def peers_panel(runtime: IdentityRuntime, name: str, now: datetime) -> dict[str,
 def timeline_panel(runtime: IdentityRuntime, name: str, now: datetime) -> dict[str, Any]:
     events = event_log().recent(limit=EVENTS_SHOWN, subject_type="identity", subject_id=name)
     audits = runtime.registry().list_audit(identity=name, limit=EVENTS_SHOWN).items
-    return {"timeline": timeline(list(events), list(audits), EVENTS_SHOWN)}
+    items = timeline(list(events), list(audits), EVENTS_SHOWN)
+    return {"timeline": items, "agent_names": lookups().agent_names({t.agent for t in items if t.agent})}
 
 
 Panel = Callable[[IdentityRuntime, str, datetime], dict[str, Any]]

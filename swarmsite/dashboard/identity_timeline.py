@@ -23,6 +23,7 @@ class TimelineItem:
     actor: str | None = None  # audit entries only
     ok: bool = True
     reason: str = ""
+    agent: str | None = None  # the agent the event names (lease holder, rejected writer), linked by name
 
 
 def timeline(events: list[Event], audits: list[AuditRecord], limit: int = TIMELINE_LENGTH) -> list[TimelineItem]:
@@ -78,7 +79,9 @@ def event_summary(kind: str, p: dict[str, Any]) -> tuple[str, str]:
 
 def event_item(event: Event) -> TimelineItem:
     summary, tone = event_summary(event.kind, event.payload)
-    return TimelineItem(at=event.created_at, kind=event.kind, summary=summary, tone=tone, event_id=event.id)
+    agent = event.payload.get("holder") or event.payload.get("agent_id")
+    return TimelineItem(at=event.created_at, kind=event.kind, summary=summary, tone=tone, event_id=event.id,
+                        agent=str(agent) if agent else None)
 
 
 def audit_item(record: AuditRecord) -> TimelineItem:

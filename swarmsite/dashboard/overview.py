@@ -8,11 +8,12 @@ from django.shortcuts import render
 from django.utils import timezone
 
 from identities.dashboard_reads import dashboard_reads
+from stores.metrics_types import ALL
 from swarmsite.composition import event_log, lifecycle_store
+from swarmsite.dashboard.charts import ChartPanel
 from swarmsite.dashboard.common import role_required
+from swarmsite.dashboard.feed import FEED_KINDS, feed_filter, recent_events
 from swarmsite.roles import VIEWER
-
-RECENT_EVENTS = 25
 
 
 @role_required(VIEWER)
@@ -21,7 +22,10 @@ def overview(request: HttpRequest) -> HttpResponse:
     context = {
         "agent_counts": lifecycle_store().count_by_state(),
         "counts": dashboard_reads().overview_counts(now),
-        "events": event_log().recent(limit=RECENT_EVENTS),
+        "events": recent_events(feed_filter(request)),
+        "feed": feed_filter(request),
+        "feed_kinds": FEED_KINDS,
+        "charts": ChartPanel(ALL, ""),
         "last_event_id": event_log().latest_id(),
     }
     template = "overview/index.html#overview-counts" if request.htmx else "overview/index.html"  # type: ignore[attr-defined]

@@ -10,6 +10,7 @@ from django.shortcuts import render
 from django.utils import timezone
 
 from identities.dashboard_reads import LEASE_FILTERS, dashboard_reads
+from identities.lookups import lookups
 from identities.types import IdentityState
 from swarmsite.composition import event_log, identity_runtime
 from swarmsite.dashboard.common import PAGE_SIZE, page_number, pages, role_required
@@ -46,6 +47,9 @@ def roster(request: HttpRequest) -> HttpResponse:
     )
     context: dict[str, Any] = {
         "rows": result.items,
+        "agent_names": lookups().agent_names(
+            {h for r in result.items for h in (r.lease.holder, r.lease.last_holder) if h is not None}
+        ),
         "filters": echo,
         "filtered": any(echo.values()),
         "filter_query": filter_query(echo),

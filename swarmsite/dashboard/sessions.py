@@ -18,6 +18,7 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
+from identities.lookups import lookups
 from stores.errors import NotFound
 from stores.persistence import epoch_ms
 from stores.persistence_types import ActivePath, GcReport, VacuumReport
@@ -90,6 +91,7 @@ def sessions(request: HttpRequest) -> HttpResponse:
     page = page_number(request)
     result = runtime_persistence().list_sessions(offset=(page - 1) * PAGE_SIZE, limit=PAGE_SIZE)
     context = {"sessions": result.items, "pagination": pages(result.total, page),
+               "owners": lookups().session_owners(s.session_id for s in result.items),
                "last_event_id": event_log().latest_id()}
     template = "sessions/list.html#session-table" if request.htmx else "sessions/list.html"  # type: ignore[attr-defined]
     return render(request, template, context)
@@ -112,6 +114,8 @@ def _detail_context(session_id: str) -> dict[str, Any]:
         "path": [{"node": n, "preview": preview(n.payload.get("event", n.payload.get("body", dict(n.payload))))}
                  for n in (head.graph.nodes if head else ())],
         "rows": rows,
+        "owner": lookups().session_owners([session_id]).get(session_id),
+        "agent_names": lookups().agent_names({r.batch.claim.owner_id for r in rows if r.batch.claim}),
         "queue_total": summary.pending_count + summary.claimed_count,
         "maintenance_actions": [("vacuum", "Vacuum…"), ("gc", "GC…")],
         "now": now,

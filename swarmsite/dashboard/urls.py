@@ -3,8 +3,11 @@ from __future__ import annotations
 from django.urls import path, register_converter
 
 from swarmsite.dashboard import (
+    agent,
     agents,
     audit,
+    audit_filters,
+    charts,
     identity,
     identity_actions,
     outputs,
@@ -12,8 +15,10 @@ from swarmsite.dashboard import (
     roster,
     roster_bulk,
     runtimes,
+    search,
     sessions,
     storage,
+    task,
     tokens,
 )
 
@@ -45,6 +50,11 @@ urlpatterns = [
     path("identities/<id:name>/actions/<id:action>/", identity_actions.recovery_action, name="identity-action"),
     path("audit/", audit.audit_log, name="audit"),
     path("agents/", agents.agents, name="agents"),
+    path("agents/<str:agent_id>/", agent.agent_detail, name="agent"),
+    path("audit/export.csv", audit_filters.audit_csv, name="audit-csv"),
+    path("charts/", charts.chart_data, name="chart-data"),
+    path("search/", search.search, name="search"),
+    path("tasks/<str:task_id>/", task.task_detail, name="task"),
     path("outputs/", outputs.outputs, name="outputs"),
     path("outputs/<id:ref>/", outputs.output_detail, name="output"),
     path("runtimes/", runtimes.runtimes, name="runtimes"),

@@ -13,6 +13,7 @@ import httpx
 
 from swarmclient import SwarmClient, SwarmError, progress
 from swarmsite.demo.agent import AgentConfig, SimAgent, live
+from swarmsite.demo.keeper import SessionRuntimeKeeper
 from swarmsite.demo.roster import SENTENCES, peer_edges, roster
 from swarmsite.demo.stats import Stats
 
@@ -100,12 +101,14 @@ class DemoSwarm:
             self.spawn()
         driver = Driver(self.config, self.run_id, self.stats, self.stop)
         driver.start()
+        keeper = SessionRuntimeKeeper(self.config.url, self.config.token, self.run_id, self.stats, self.stop)
+        keeper.start()
         try:
             self.supervise()
         finally:
             self.stop.set()
             deadline = time.monotonic() + 30
-            for thread in [driver, *self.agents, *([race] if race else [])]:
+            for thread in [driver, keeper, *self.agents, *([race] if race else [])]:
                 thread.join(timeout=max(0.1, deadline - time.monotonic()))
             self.log_status()
             self.admin.close()

@@ -37,7 +37,7 @@ def test_session_inbox_shows_enqueue_claim_and_cancel_live(page: Any, live_serve
     claim = api.post("/sessions/inbox-e2e/queue/claim", json={"agent_id": agent, "lease_ttl_ms": 90_000})
     assert claim.status_code == 200
     expect(first_row.locator(".status")).to_have_text("claimed", timeout=8000)
-    expect(first_row.locator(".owner")).to_have_text(agent)
+    expect(first_row.locator(".owner a")).to_have_attribute("href", f"/agents/{agent}/")  # linked by name
     countdown = first_row.locator(".expires")
     expect(countdown).to_have_text(re.compile(r"^in 1m \d+s$"))
     before = countdown.inner_text()

@@ -32,6 +32,8 @@ def test_demo_swarm_shows_agents_leases_outputs_and_rejected_stale_writes(tmp_pa
         rejected = [r for s in identities for r in watcher.rejections(s["identity"])["items"]]
         race_threads = watcher.list_threads(identity="lg-racer")["items"]
         race_rejections = watcher.rejections("lg-racer")["items"]
+        sessions = [s["session_id"] for s in watcher.list_sessions(limit=200)["items"]]
+        runtimes = watcher.list_runtimes(limit=200)["items"]
         demo_log.seek(0)
         said = demo_log.read()
     assert demo.returncode == 0, said
@@ -44,6 +46,9 @@ def test_demo_swarm_shows_agents_leases_outputs_and_rejected_stale_writes(tmp_pa
     # Outputs keep appearing: more in the second half of the run than at its middle.
     middle = len(outputs) // 2
     assert outputs[middle] > outputs[2] and outputs[-1] > outputs[middle], outputs
+    # Sessions get committed turns and runtimes move through run boundaries, so those pages have life.
+    assert any(s.startswith("demo-notes-") for s in sessions), sessions
+    assert any(r["runtime_id"].startswith("demo-rt-") and r["receipt_count"] > 0 for r in runtimes), runtimes
     assert rejected and all(r["presented_token"] != r["current_token"] for r in rejected)
     assert "stale write to" in said or "rejected: a newer owner holds" in said
     statuses = re.findall(r'" (\d{3}) ', server.log.read_text())

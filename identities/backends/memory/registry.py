@@ -8,6 +8,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import replace
 from datetime import datetime
 
+from identities.audit_filter import AuditFilter
 from identities.errors import DuplicateIdentity, UnknownIdentity
 from identities.types import (
     AuditRecord,
@@ -127,9 +128,12 @@ class InMemoryIdentityRegistry:
             self._audit.append(saved)
             return saved
 
-    def list_audit(self, *, identity: str | None = None, offset: int = 0, limit: int = 50) -> Page[AuditRecord]:
+    def list_audit(
+        self, *, identity: str | None = None, offset: int = 0, limit: int = 50, where: AuditFilter | None = None
+    ) -> Page[AuditRecord]:
         with self._lock:
-            rows = [r for r in reversed(self._audit) if identity is None or r.identity == identity]
+            rows = [r for r in reversed(self._audit) if (identity is None or r.identity == identity)
+                    and (where is None or where.matches(r))]
         return _page(rows, offset, limit)
 
     def record_rejection(self, record: StaleWriteRecord) -> StaleWriteRecord:

@@ -9,6 +9,7 @@ from typing import Any
 from django.db import transaction
 from django.db.models import Q, QuerySet
 
+from identities.audit_filter import AuditFilter
 from identities.errors import DuplicateIdentity, UnknownIdentity
 from identities.models import AuditEntry, Identity, PeerEdge, StaleWriteRejection
 from identities.types import (
@@ -59,6 +60,18 @@ def to_audit(row: AuditEntry) -> AuditRecord:
         id=row.id, actor=row.actor, action=row.action, identity=row.identity, reason=row.reason, ok=row.ok,
         result=row.result, created_at=row.created_at,
     )
+
+
+def audit_rows(rows: Any, where: AuditFilter) -> Any:
+    if where.actor:
+        rows = rows.filter(actor=where.actor)
+    if where.action:
+        rows = rows.filter(action=where.action)
+    if where.since is not None:
+        rows = rows.filter(created_at__gte=where.since)
+    if where.until is not None:
+        rows = rows.filter(created_at__lt=where.until)
+    return rows
 
 
 def to_rejection(row: StaleWriteRejection) -> StaleWriteRecord:
@@ -186,8 +199,12 @@ class OrmIdentityRegistry:
         return to_audit(row)
 
     @translate_db_errors
-    def list_audit(self, *, identity: str | None = None, offset: int = 0, limit: int = 50) -> Page[AuditRecord]:
+    def list_audit(
+        self, *, identity: str | None = None, offset: int = 0, limit: int = 50, where: AuditFilter | None = None
+    ) -> Page[AuditRecord]:
         rows = AuditEntry.objects.all() if identity is None else AuditEntry.objects.filter(identity=identity)
+        if where is not None:
+            rows = audit_rows(rows, where)
         total = rows.count()
         return Page(items=[to_audit(r) for r in rows.order_by("-id")[offset : offset + limit]], total=total,
                     offset=offset, limit=limit)

@@ -11,7 +11,7 @@ from django.db.models.functions import Greatest, Now
 
 from stores.backends.orm.base import translate_db_errors
 from stores.backends.orm.pruning import delete_batch, table_retention
-from stores.events import Publisher
+from stores.events import AppendHook, Publisher
 from stores.models import EventLogWatermark, EventRecord
 from stores.retention_types import TableRetention
 from stores.types import Event
@@ -29,8 +29,9 @@ def to_event(row: EventRecord) -> Event:
 
 
 class OrmEventLog:
-    def __init__(self, publisher: Publisher | None = None) -> None:
+    def __init__(self, publisher: Publisher | None = None, on_append: AppendHook | None = None) -> None:
         self._publisher = publisher
+        self._on_append = on_append
 
     def emit(
         self,
@@ -49,6 +50,8 @@ class OrmEventLog:
                     kind=kind, subject_type=subject_type, subject_id=subject_id, payload=dict(payload), created_at=now
                 )
             event = to_event(row)
+            if self._on_append is not None:
+                self._on_append(event)
         else:
             event = Event(kind, subject_type, subject_id, dict(payload), now)
         publisher = self._publisher

@@ -10,15 +10,18 @@ import pytest
 
 from identities.contracts import ContinuityStore, LeaseProvider
 from stores.backends.memory.lifecycle import InMemoryLifecycleStore
+from stores.backends.memory.metrics import InMemoryMetricsRollup
 from stores.backends.memory.outputs import InMemoryOutputStore
 from stores.backends.memory.runtime import InMemoryRuntimeStore
 from stores.backends.orm.events import OrmEventLog
 from stores.backends.orm.lifecycle import OrmLifecycleStore
+from stores.backends.orm.metrics import OrmMetricsRollup
 from stores.backends.orm.outputs import OrmOutputStore
 from stores.backends.orm.runtime import OrmRuntimeStore
 from stores.contracts import (
     EventSink,
     LifecycleStore,
+    MetricsRollup,
     OutputStore,
     RuntimePersistence,
     RuntimePersistenceFactory,
@@ -192,3 +195,18 @@ def threads(store_backend: str, thread_fences: InMemoryFenceGuard) -> ThreadStor
     if store_backend == "orm":
         return OrmThreadStore(events=OrmEventLog(), fence_guard=thread_fences)
     return InMemoryThreadStore(events=InMemoryEventLog(), fence_guard=thread_fences)
+
+
+def metrics_rollup(store_backend: str) -> MetricsRollup:
+    return OrmMetricsRollup() if store_backend == "orm" else InMemoryMetricsRollup()
+
+
+@pytest.fixture
+def counted_events(store_backend: str, metrics_rollup: MetricsRollup) -> EventSink:
+    """An event log whose append path adds to metrics_rollup, as the composition root wires it."""
+    from stores.metrics import count_event
+
+    def hook(event: Any) -> None:
+        count_event(metrics_rollup, event)
+
+    return OrmEventLog(on_append=hook) if store_backend == "orm" else InMemoryEventLog(on_append=hook)

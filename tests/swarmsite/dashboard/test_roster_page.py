@@ -123,8 +123,9 @@ def populate(start: int, stop: int) -> None:
 
 
 # session, user, groups (the role check), names count, names page, specs, continuity (record with
-# its snapshot check in one query), leases, last event id, groups again (the template's role context)
-ROSTER_QUERIES = 10
+# its snapshot check in one query), leases, the lease holders' agent names, last event id, groups again
+# (the template's role context)
+ROSTER_QUERIES = 11
 
 
 def test_roster_with_1000_identities_renders_in_a_fixed_number_of_queries(
