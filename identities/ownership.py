@@ -15,7 +15,7 @@ import contextlib
 from collections.abc import Iterator
 from dataclasses import replace
 
-from identities.core import RuntimeCore
+from identities.core import RuntimeCore, lease_error
 from identities.errors import OwnedInbox
 from identities.types import Caller, ContinuityRecord, Owned
 from stores.errors import FenceMismatch, FencingTokenRequired, InvalidInput, StaleFencingToken
@@ -102,6 +102,10 @@ class OwnershipOps(RuntimeCore):
         try:
             self._leases.check(bound, operation=operation)
         except StaleFencingToken as exc:
+            if exc.context.get("current_token") == bound.token:
+                # Still the owner's newest token, but its lease is over and nobody took over: not a stale
+                # owner, a lapsed one (LeaseLost / NoActiveLease, as checkpoints answer).
+                lease_error(self._leases.get(owner))
             if holder is not None:
                 exc.context.setdefault("agent_id", str(holder))
             raise

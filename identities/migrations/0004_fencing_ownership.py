@@ -63,7 +63,7 @@ class Migration(migrations.Migration):
             fields=[
                 ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
                 ('kind', models.CharField(choices=[('session', 'Session'), ('runtime', 'Runtime'), ('identity', 'Identity')], max_length=16)),
-                ('resource_id', models.CharField(max_length=200)),
+                ('resource_id', models.CharField(max_length=255)),
                 ('identity', models.CharField(max_length=200)),
             ],
             options={

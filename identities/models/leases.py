@@ -83,7 +83,7 @@ class OwnedResource(models.Model):
         IDENTITY = "identity"
 
     kind = models.CharField(max_length=16, choices=Kind.choices)
-    resource_id = models.CharField(max_length=200)
+    resource_id = models.CharField(max_length=255)  # runtime ids are the name plus a suffix
     identity = models.CharField(max_length=200)
 
     class Meta:

@@ -15,14 +15,14 @@ from stores.thread_types import CheckpointPut, CheckpointQuery
 from swarmsite.api.errors import COMMON_ERRORS, ErrorOut
 from swarmsite.api.schemas import PageOut
 from swarmsite.api.threads_schemas import (
-    CheckpointIn,
-    CheckpointOut,
     CheckpointQueryIn,
     CopyIn,
     FenceIn,
     GetQuery,
     PruneIn,
     RunsIn,
+    ThreadCheckpointIn,
+    ThreadCheckpointOut,
     ThreadId,
     ThreadOut,
     ThreadsQuery,
@@ -55,7 +55,7 @@ def list_threads(request: HttpRequest, query: Query[ThreadsQuery]) -> dict[str, 
             "limit": page.limit}
 
 
-@threads_router.get("/checkpoints", response={200: list[CheckpointOut], **COMMON_ERRORS})
+@threads_router.get("/checkpoints", response={200: list[ThreadCheckpointOut], **COMMON_ERRORS})
 def list_all_checkpoints(request: HttpRequest, query: Query[CheckpointQueryIn]) -> list[dict[str, Any]]:
     """Checkpoints of every thread matching the filters, newest first."""
     return [checkpoint_out(r) for r in thread_store().list_checkpoints(_query(None, query))]
@@ -75,15 +75,15 @@ def prune(request: HttpRequest, body: PruneIn) -> Status:
     return Status(204, None)
 
 
-@threads_router.post("/{thread_id}/checkpoints", response={201: CheckpointOut, **WRITE_ERRORS})
-def put_checkpoint(request: HttpRequest, thread_id: ThreadId, body: CheckpointIn) -> Status:
+@threads_router.post("/{thread_id}/checkpoints", response={201: ThreadCheckpointOut, **WRITE_ERRORS})
+def put_checkpoint(request: HttpRequest, thread_id: ThreadId, body: ThreadCheckpointIn) -> Status:
     """Store a checkpoint (same id again replaces it). The first fenced write makes the identity the owner."""
     put = CheckpointPut(thread_id, body.checkpoint_ns, body.checkpoint_id, body.parent_checkpoint_id,
                         body.checkpoint.blob(), dict(body.metadata))
     return Status(201, checkpoint_out(thread_store().put_checkpoint(put, fence=body.fence())))
 
 
-@threads_router.get("/{thread_id}/checkpoints", response={200: list[CheckpointOut], **COMMON_ERRORS})
+@threads_router.get("/{thread_id}/checkpoints", response={200: list[ThreadCheckpointOut], **COMMON_ERRORS})
 def list_checkpoints(
     request: HttpRequest, thread_id: ThreadId, query: Query[CheckpointQueryIn]
 ) -> list[dict[str, Any]]:
@@ -91,7 +91,7 @@ def list_checkpoints(
     return [checkpoint_out(r) for r in thread_store().list_checkpoints(_query(thread_id, query))]
 
 
-@threads_router.get("/{thread_id}/checkpoint", response={200: CheckpointOut, **READ_ERRORS})
+@threads_router.get("/{thread_id}/checkpoint", response={200: ThreadCheckpointOut, **READ_ERRORS})
 def get_checkpoint(request: HttpRequest, thread_id: ThreadId, query: Query[GetQuery]) -> dict[str, Any]:
     """One checkpoint (or the namespace's newest) with its pending writes. 404 `not_found` if absent."""
     record = thread_store().get_checkpoint(thread_id, query.checkpoint_ns, query.checkpoint_id)

@@ -33,7 +33,7 @@ ThreadId = Annotated[str, Field(min_length=1, max_length=MAX_THREAD_ID, pattern=
 Namespace = Annotated[str, Field(max_length=MAX_NAMESPACE, pattern=NO_NUL)]
 CheckpointId = Annotated[str, Field(min_length=1, max_length=MAX_CHECKPOINT_ID, pattern=NO_NUL)]
 IdentityName = Annotated[str, Field(min_length=1, max_length=200, pattern=r"^[^\s\x00/]+$")]
-Token = Annotated[int, Field(ge=0, le=2**63 - 1)]
+Token = Annotated[int, Field(ge=0, le=2**63 - 1, strict=True)]  # a JSON number, never "5"
 MAX_BLOB_B64 = 16 * 1024 * 1024
 
 
@@ -77,7 +77,7 @@ class FenceIn(Schema):
         return Fence(identity=self.identity, token=self.fencing_token, agent_id=self.agent_id)
 
 
-class CheckpointIn(FenceIn):
+class ThreadCheckpointIn(FenceIn):
     checkpoint_ns: Namespace = ""
     checkpoint_id: CheckpointId
     parent_checkpoint_id: CheckpointId | None = None
@@ -154,7 +154,7 @@ class PendingWriteOut(Schema):
     task_path: str
 
 
-class CheckpointOut(Schema):
+class ThreadCheckpointOut(Schema):
     thread_id: str
     checkpoint_ns: str
     checkpoint_id: str

@@ -197,6 +197,7 @@ def threads(store_backend: str, thread_fences: InMemoryFenceGuard) -> ThreadStor
     return InMemoryThreadStore(events=InMemoryEventLog(), fence_guard=thread_fences)
 
 
+@pytest.fixture
 def metrics_rollup(store_backend: str) -> MetricsRollup:
     return OrmMetricsRollup() if store_backend == "orm" else InMemoryMetricsRollup()
 

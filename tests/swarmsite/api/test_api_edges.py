@@ -183,3 +183,16 @@ def test_a_chunked_body_over_the_limit_answers_json_413(server: Any) -> None:
     assert response.status_code == 413, response.text
     assert response.json()["code"] == "payload_too_large"
     assert json.loads(response.text)["detail"]
+
+
+def test_every_schema_class_of_the_api_has_a_name_of_its_own() -> None:
+    """ninja names OpenAPI components after classes: two classes with one name document the wrong schema."""
+    import ast
+    from collections import Counter
+
+    folder = Path(__file__).resolve().parents[3] / "swarmsite" / "api"
+    names = Counter(
+        node.name for path in folder.glob("*.py") for node in ast.parse(path.read_text()).body
+        if isinstance(node, ast.ClassDef)
+    )
+    assert [name for name, count in names.items() if count > 1] == []

@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from stores.errors import StaleFencingToken
 from swarmsite.composition import identity_runtime, lifecycle_store
-from tests.swarmsite.dashboard.helpers import checkpoint, create, hold
+from tests.swarmsite.dashboard.helpers import LOG_READ, checkpoint, create, hold
 
 pytestmark = pytest.mark.django_db
 
@@ -125,7 +125,7 @@ def populate(start: int, stop: int) -> None:
 # session, user, groups (the role check), names count, names page, specs, continuity (record with
 # its snapshot check in one query), leases, the lease holders' agent names, last event id, groups again
 # (the template's role context)
-ROSTER_QUERIES = 11
+ROSTER_QUERIES = 11 + LOG_READ
 
 
 def test_roster_with_1000_identities_renders_in_a_fixed_number_of_queries(
