@@ -65,33 +65,27 @@ def _emit_released(events: EventSink, kind: str, rows: Sequence[dict[str, Any]],
 _RELEASE_FIELDS = ("pk", "session_id", "claim_id", "claim_owner", "batch_id", "source_key")
 
 
-def release_owner_claims(owner_id: str, events: EventSink, now: datetime) -> int:
-    """Make every batch claimed by owner_id claimable again (across sessions), with queue.abandoned events."""
+def _release_claims(events: EventSink, now: datetime, why: str, **where: str) -> int:
+    """Make the claimed batches matching `where` claimable again, with queue.abandoned events saying why."""
     with transaction.atomic():
-        mine = QueuedWorkBatchRecord.objects.filter(
-            claim_owner=owner_id, claim_lease_token__isnull=False, outcome__isnull=True
-        )
-        rows = list(mine.values(*_RELEASE_FIELDS))
-        if not rows:
-            return 0
-        # The owner filter repeats in the UPDATE: a row reclaimed meanwhile by someone else stays theirs.
-        released = mine.filter(pk__in=[r["pk"] for r in rows]).update(**CLEARED_CLAIM)
-        _emit_released(events, "queue.abandoned", rows, now, "owner expired")
-        return released
-
-
-def release_session_claims(session_id: str, events: EventSink, now: datetime, why: str) -> int:
-    """End every claim on one session (its owner was fenced out), with queue.abandoned events."""
-    with transaction.atomic():
-        held = QueuedWorkBatchRecord.objects.filter(
-            session_id=session_id, claim_lease_token__isnull=False, outcome__isnull=True
-        )
+        held = QueuedWorkBatchRecord.objects.filter(claim_lease_token__isnull=False, outcome__isnull=True, **where)
         rows = list(held.values(*_RELEASE_FIELDS))
         if not rows:
             return 0
+        # The filter repeats in the UPDATE: a row reclaimed meanwhile by someone else stays theirs.
         released = held.filter(pk__in=[r["pk"] for r in rows]).update(**CLEARED_CLAIM)
         _emit_released(events, "queue.abandoned", rows, now, why)
         return released
+
+
+def release_owner_claims(owner_id: str, events: EventSink, now: datetime) -> int:
+    """Every batch claimed by owner_id (across sessions): its agent expired."""
+    return _release_claims(events, now, "owner expired", claim_owner=owner_id)
+
+
+def release_session_claims(session_id: str, events: EventSink, now: datetime, why: str) -> int:
+    """Every claim on one session: its owner was fenced out."""
+    return _release_claims(events, now, why, session_id=session_id)
 
 
 class OrmQueueMixin:
