@@ -19,10 +19,14 @@ ROOT = Path(__file__).resolve().parents[2]
 
 @pytest.fixture
 def demo(live_server_url: str, api_token: str, tmp_path: Path) -> Iterator[subprocess.Popen[bytes]]:
+    from swarmsite.models import ApiToken
+
+    # Both tokens live in the live server's database (the command would issue its agents' token elsewhere).
+    agent_token = ApiToken.issue("e2e-demo-agents", ApiToken.Scope.AGENT)[1]
     log = (tmp_path / "demo.log").open("w")
     proc = subprocess.Popen(
         [sys.executable, str(ROOT / "manage.py"), "demo_swarm", "--url", live_server_url, "--token", api_token,
-         "--duration", "60", "--message-every", "0.5", "--chaos-every", "1000"],
+         "--agent-token", agent_token, "--duration", "60", "--message-every", "0.5", "--chaos-every", "1000"],
         cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
     )
     yield proc
@@ -40,7 +44,8 @@ def test_demo_swarm_fills_agents_roster_and_outputs_live(page: Any, live_server_
 
     page.goto(f"{live_server_url}/roster/")
     wait_live(page)
-    expect(page.locator("tr.roster-row")).to_have_count(12)
+    # The 12 identities of the seeded roster and the LangGraph race's lg-racer.
+    expect(page.locator("tr.roster-row")).to_have_count(13)
     expect(page.locator("tr.roster-row .token").nth(5)).to_be_visible(timeout=15_000)
     screenshot(page, "demo-roster")
 

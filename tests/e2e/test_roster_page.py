@@ -40,13 +40,13 @@ def test_roster_shows_identities_and_leases_live_and_filters(page: Any, live_ser
     expect(row).to_contain_text("v1", timeout=8000)
     screenshot(page, "roster-live")
 
-    page.fill("input[name=q]", "team=blue")
+    page.fill("#roster-filters input[name=q]", "team=blue")
     expect(page.locator("tr.roster-row")).to_have_count(2, timeout=8000)
     assert "q=team%3Dblue" in page.url
     page.select_option("select[name=lease]", "held")
     expect(page.locator("tr.roster-row")).to_have_count(1, timeout=8000)
     expect(page.locator('tr[data-identity="planner-1"]')).to_be_visible()
-    page.fill("input[name=q]", "nothing-matches")
+    page.fill("#roster-filters input[name=q]", "nothing-matches")
     expect(page.locator(".empty")).to_contain_text("No identity matches this filter", timeout=8000)
     screenshot(page, "roster-filtered-empty")
 
