@@ -17,7 +17,7 @@ from swarmsite.api.schemas import PageOut
 from swarmsite.api.threads_schemas import (
     CheckpointQueryIn,
     CopyIn,
-    FenceIn,
+    FenceQuery,
     GetQuery,
     PruneIn,
     RunsIn,
@@ -116,7 +116,7 @@ def copy_thread(request: HttpRequest, thread_id: ThreadId, body: CopyIn) -> Stat
 
 
 @threads_router.delete("/{thread_id}", response={204: None, **WRITE_ERRORS})
-def delete_thread(request: HttpRequest, thread_id: ThreadId, fence: Query[FenceIn]) -> Status:
+def delete_thread(request: HttpRequest, thread_id: ThreadId, fence: Query[FenceQuery]) -> Status:
     """Delete the thread in every namespace (no-op if absent). Owned threads: pass identity and fencing_token."""
     thread_store().delete_thread(thread_id, fence=fence.fence())
     return Status(204, None)

@@ -77,6 +77,12 @@ class FenceIn(Schema):
         return Fence(identity=self.identity, token=self.fencing_token, agent_id=self.agent_id)
 
 
+class FenceQuery(FenceIn):
+    """The same fence in a query string (DELETE has no body), where every value arrives as text."""
+
+    fencing_token: Annotated[int, Field(ge=0, le=2**63 - 1)] | None = None
+
+
 class ThreadCheckpointIn(FenceIn):
     checkpoint_ns: Namespace = ""
     checkpoint_id: CheckpointId
