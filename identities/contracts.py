@@ -144,6 +144,12 @@ class LeaseProvider(Protocol):
         """(identity, agent) the token was granted to by acquire; None for tokens minted by a fence."""
         ...
 
+    def owner_and_grant(
+        self, kind: str, resource_id: str, token: int | None
+    ) -> tuple[str | None, tuple[str, UUID] | None]:
+        """owner_of and grant_of (None without a token) at once: what every owned write looks up first."""
+        ...
+
 
 class IdentityRegistry(Protocol):
     """The roster in storage: specs and lifecycle states, managed peer edges, audit and rejections."""

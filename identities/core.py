@@ -154,9 +154,12 @@ class RuntimeCore:
 
     def _check_lease(self, identity: str, now: datetime) -> int:
         """The current token of a live lease; NoActiveLease, or LeaseLost when it ran out (mobkit's check)."""
+        return self._live_lease(identity, now).fencing_token
+
+    def _live_lease(self, identity: str, now: datetime) -> Lease:
         lease = self._leases.get(identity)
         if lease.is_live(now):
-            return lease.fencing_token
+            return lease
         lease_error(lease)
         raise AssertionError("unreachable")
 

@@ -52,7 +52,8 @@ class DeliveryOps(RuntimeCore):
                     f"cannot {operation} identity {identity} in state {entry.state.value}",
                     identity=identity, state=entry.state.value, operation=operation,
                 )
-            token = self._check_lease(identity, now)
+            lease = self._live_lease(identity, now)
+            token = lease.fencing_token
             resolved = self._continuity.resolve_many([identity])[identity]
             record = resolved.record if resolved.kind == ResolveKind.READY else None
             batch_id, new = None, True
@@ -65,8 +66,9 @@ class DeliveryOps(RuntimeCore):
                 }
                 batch_id, new = self._inbox.deliver(record.session_id, identity, payload, f"{operation}:{key}", now)
             if new:
-                self._emit(
-                    "message_delivered", identity, now, operation=operation, batch_id=batch_id, fencing_token=token,
+                self._emit(  # the status from what this delivery already read
+                    "message_delivered", identity, now, entry=entry, resolved=resolved, lease=lease,
+                    operation=operation, batch_id=batch_id, fencing_token=token,
                     origin=message.origin.value, correlation_id=message.correlation_id,
                 )
             return Delivery(

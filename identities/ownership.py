@@ -14,11 +14,13 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterator
 from dataclasses import replace
+from uuid import UUID
 
 from identities.core import RuntimeCore, lease_error
 from identities.errors import OwnedInbox
-from identities.types import Caller, ContinuityRecord, Owned
+from identities.types import Caller, ContinuityRecord, Lease, Owned
 from stores.errors import FenceMismatch, FencingTokenRequired, InvalidInput, StaleFencingToken
+from stores.fencing import checked_in_this_transaction
 from stores.types import Fence
 
 
@@ -51,9 +53,12 @@ class OwnershipOps(RuntimeCore):
         the owner), or None for an unowned resource or a privileged caller. Refusals are recorded."""
         try:
             with self._atomic():
-                owner = self._leases.owner_of(kind.value, resource_id)
-                bound = self._authorize(owner, kind, resource_id, fence, operation, caller)
-                yield bound
+                owner, granted = self._leases.owner_and_grant(kind.value, resource_id, fence.token if fence else None)
+                bound, lease = self._authorize(owner, granted, kind, resource_id, fence, operation, caller)
+                # The lease row stays locked until this transaction ends: the store's own check of the
+                # same fence inside it is answered by this one instead of a second read.
+                with checked_in_this_transaction(bound, lease) if bound and lease else contextlib.nullcontext():
+                    yield bound
                 if owner is not None and bound is None and caller is not None and caller.privileged:
                     self._audit(caller.name, "unfenced_write", owner, "", self._clock.now(), ok=True,
                                 result={"operation": operation, "resource": f"{kind.value}:{resource_id}"})
@@ -64,21 +69,19 @@ class OwnershipOps(RuntimeCore):
             raise
 
     def _authorize(
-        self, owner: str | None, kind: Owned, resource_id: str, fence: Fence | None, operation: str,
-        caller: Caller | None,
-    ) -> Fence | None:
+        self, owner: str | None, granted: tuple[str, UUID] | None, kind: Owned, resource_id: str,
+        fence: Fence | None, operation: str, caller: Caller | None,
+    ) -> tuple[Fence | None, Lease | None]:
         if owner is None:
             if fence is not None and not fence.identity:
                 raise InvalidInput(
                     f"a fencing_token was sent, but no identity owns {kind.value} {resource_id!r}: name the "
                     "identity whose lease it is", field="identity",
                 )
-            if fence is not None:
-                self._leases.check(fence, operation=operation)
-            return fence
+            return fence, self._leases.check_and_get(fence, operation=operation) if fence is not None else None
         if fence is None:
             if caller is not None and caller.privileged:
-                return None
+                return None, None
             lease = self._leases.get(owner)
             raise FencingTokenRequired(
                 f"{operation} writes to {kind.value} {resource_id!r}, which identity {owner!r} owns: send its "
@@ -86,7 +89,6 @@ class OwnershipOps(RuntimeCore):
                 identity=owner, operation=operation, presented_token=None, current_token=lease.fencing_token,
                 resource=f"{kind.value}:{resource_id}",
             )
-        granted = self._leases.grant_of(fence.token)
         holder = fence.agent_id or (granted[1] if granted else None)
         named = fence.identity or (granted[0] if granted else owner)
         if named != owner or (granted is not None and granted[0] != owner):
@@ -100,7 +102,7 @@ class OwnershipOps(RuntimeCore):
             )
         bound = replace(fence, identity=owner, agent_id=holder)
         try:
-            self._leases.check(bound, operation=operation)
+            lease = self._leases.check_and_get(bound, operation=operation)
         except StaleFencingToken as exc:
             if exc.context.get("current_token") == bound.token:
                 # Still the owner's newest token, but its lease is over and nobody took over: not a stale
@@ -109,7 +111,7 @@ class OwnershipOps(RuntimeCore):
             if holder is not None:
                 exc.context.setdefault("agent_id", str(holder))
             raise
-        return bound
+        return bound, lease
 
     def _own_record(self, record: ContinuityRecord) -> None:
         """An identity owns its producer name, and each generation's session and runtime id."""

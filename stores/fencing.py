@@ -2,11 +2,36 @@
 
 from __future__ import annotations
 
+import contextlib
 import threading
+from collections.abc import Iterator
+from contextvars import ContextVar
 
 from stores.contracts import FenceGuard
 from stores.errors import FencingUnavailable, StaleFencingToken
 from stores.types import Fence
+
+# The fence the write in progress (on this thread) was authorized with, and the lease it was checked
+# against: set by the identity runtime's owned_write for the length of the write's transaction.
+_checked: ContextVar[tuple[str, int, object] | None] = ContextVar("swarm_checked_fence", default=None)
+
+
+@contextlib.contextmanager
+def checked_in_this_transaction(fence: Fence, lease: object) -> Iterator[None]:
+    """The caller checked `fence` inside the transaction it now runs the write in, with the lease row
+    locked until that transaction ends: the stores' own check of the same fence would read the same
+    locked row again, so for the length of this block it is answered from here."""
+    reset = _checked.set((fence.identity, fence.token, lease))
+    try:
+        yield
+    finally:
+        _checked.reset(reset)
+
+
+def already_checked(fence: Fence) -> object | None:
+    """The lease `fence` was checked against in the transaction under way, or None."""
+    checked = _checked.get()
+    return checked[2] if checked is not None and checked[:2] == (fence.identity, fence.token) else None
 
 
 def check_fence(guard: FenceGuard | None, fence: Fence | None, operation: str) -> None:
@@ -20,7 +45,8 @@ def check_fence(guard: FenceGuard | None, fence: Fence | None, operation: str) -
             operation=operation,
             identity=fence.identity,
         )
-    guard.check(fence, operation=operation)
+    if already_checked(fence) is None:
+        guard.check(fence, operation=operation)
 
 
 class InMemoryFenceGuard:

@@ -15,6 +15,13 @@ class SwarmsiteConfig(AppConfig):
 
         store_wiring.install(composition.runtime_persistence)
         identity_wiring.install(composition.identity_runtime)
+        from django.db.models.signals import post_delete, post_save
+
+        from swarmsite.models import ApiToken
         from swarmsite.telemetry import configure_tracing
+        from swarmsite.token_cache import token_changed
+
+        post_save.connect(token_changed, sender=ApiToken, dispatch_uid="token-cache")
+        post_delete.connect(token_changed, sender=ApiToken, dispatch_uid="token-cache")
 
         configure_tracing()  # off unless the standard OTEL_* variables ask for it

@@ -1,4 +1,5 @@
-"""ASGI entry point: HTTP through Django, websockets through Channels, plus the liveness sweeper."""
+"""ASGI entry point: HTTP through Django on a thread pool (swarmsite/http_bridge.py), websockets through
+Channels, plus the liveness sweeper."""
 
 from __future__ import annotations
 
@@ -11,7 +12,9 @@ django_asgi_app = get_asgi_application()  # must run before importing anything t
 
 from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
+from django.conf import settings  # noqa: E402
 
+from swarmsite.http_bridge import ThreadedDjango  # noqa: E402
 from swarmsite.live.identity_stream import OriginCheckExceptTokenStreams  # noqa: E402
 from swarmsite.live.routing import websocket_urlpatterns  # noqa: E402
 from swarmsite.sweeper import SweeperMiddleware  # noqa: E402
@@ -19,7 +22,9 @@ from swarmsite.sweeper import SweeperMiddleware  # noqa: E402
 application = SweeperMiddleware(
     ProtocolTypeRouter(
         {
-            "http": django_asgi_app,
+            # Django on long-lived threads with persistent connections (SWARM_HTTP_THREADS=0: Django's own).
+            "http": ThreadedDjango(settings.SWARM_HTTP_THREADS, settings.SWARM_HTTP_WAIT_THREADS)
+            if settings.SWARM_HTTP_THREADS > 0 else django_asgi_app,
             "websocket": OriginCheckExceptTokenStreams(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),  # type: ignore[arg-type]
         }
     )

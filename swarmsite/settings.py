@@ -149,7 +149,11 @@ TEMPLATES = [
 
 DATABASES = {
     "default": dj_database_url.parse(
-        os.environ.get("DATABASE_URL", f"sqlite:///{BASE_DIR / 'db.sqlite3'}"), conn_max_age=0
+        os.environ.get("DATABASE_URL", f"sqlite:///{BASE_DIR / 'db.sqlite3'}"),
+        # Persistent connections: each HTTP pool thread keeps its own (swarmsite/http_bridge.py), checked
+        # before reuse after an error or a restart of the database, and recycled after this many seconds.
+        conn_max_age=int(os.environ.get("SWARM_CONN_MAX_AGE", "600")),
+        conn_health_checks=True,
     )
 }
 # Lets several test runs share a machine without sharing a test database.
@@ -203,6 +207,17 @@ STATIC_ROOT = BASE_DIR / "staticfiles"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 # Serve from the app and project static folders too, so a server works before collectstatic.
 WHITENOISE_USE_FINDERS = True
+
+# HTTP requests run on this many long-lived threads per server process, each with its own persistent
+# database connection (0: Django's own ASGI handler, a thread and a connection per request); long-polls
+# on up to SWARM_HTTP_WAIT_THREADS threads of their own. See swarmsite/http_bridge.py.
+SWARM_HTTP_THREADS = int(os.environ.get("SWARM_HTTP_THREADS", "8"))
+SWARM_HTTP_WAIT_THREADS = int(os.environ.get("SWARM_HTTP_WAIT_THREADS", "64"))
+
+# Verified API tokens are kept in memory this long (revocations reach every process at once regardless:
+# swarmsite/token_cache.py); 0 reads the token table on every request.
+SWARM_TOKEN_CACHE_S = env_float("SWARM_TOKEN_CACHE_S", 60.0)
+SWARM_TOKEN_CACHE_SIZE = int(os.environ.get("SWARM_TOKEN_CACHE_SIZE", "10000"))
 
 # API request bodies above this size get 413 before they are parsed.
 SWARM_MAX_BODY_BYTES = int(os.environ.get("SWARM_MAX_BODY_BYTES", str(2 * 1024 * 1024)))

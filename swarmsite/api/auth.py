@@ -8,10 +8,11 @@ from django.http import HttpRequest
 from django.utils import timezone
 from ninja.security import HttpBearer
 
+from swarmsite import token_cache
 from swarmsite.models import ApiToken, hash_secret
 
 SCOPE_RANK = {ApiToken.Scope.AGENT: 1, ApiToken.Scope.OPERATOR: 2, ApiToken.Scope.ADMIN: 3}
-# last_used_at is refreshed at most this often, so authentication costs one read per request.
+# last_used_at is refreshed at most this often; verified tokens come from memory (swarmsite/token_cache.py).
 LAST_USED_RESOLUTION = timedelta(seconds=60)
 
 
@@ -26,12 +27,13 @@ class BearerToken(HttpBearer):
     def authenticate(self, request: HttpRequest, token: str) -> ApiToken | None:
         if not token or len(token) > 200:
             return None
-        api_token = ApiToken.objects.filter(secret_hash=hash_secret(token), revoked_at__isnull=True).first()
+        api_token = token_cache.lookup(hash_secret(token))
         if api_token is None:
             return None
         now = timezone.now()
         if api_token.last_used_at is None or api_token.last_used_at < now - LAST_USED_RESOLUTION:
             ApiToken.objects.filter(pk=api_token.pk).update(last_used_at=now)
+            api_token.last_used_at = now  # also on the cached copy, so the next minute's requests skip this
         return api_token
 
 

@@ -57,12 +57,23 @@ def publish(event: Event) -> None:
 _pending: set[asyncio.Task[None]] = set()
 
 
+_bound: tuple[asyncio.AbstractEventLoop, int] | None = None
+
+
+def bind_server_loop(loop: asyncio.AbstractEventLoop) -> None:
+    """The HTTP bridge (swarmsite/http_bridge.py) names the server's loop, so its pool threads publish
+    there: one loop and one channel-layer connection for every event the process publishes."""
+    global _bound
+    if _bound is None or _bound[0] is not loop:
+        _bound = (loop, os.getpid())
+
+
 def _server_loop() -> asyncio.AbstractEventLoop | None:
     """The running server's event loop when called from one of its sync worker threads."""
     loop = getattr(SyncToAsync.threadlocal, "main_event_loop", None)
     if loop is None or getattr(SyncToAsync.threadlocal, "main_event_loop_pid", None) != os.getpid():
-        return None
-    return loop if loop.is_running() else None
+        loop = _bound[0] if _bound is not None and _bound[1] == os.getpid() else None
+    return loop if loop is not None and loop.is_running() else None
 
 
 def _spawn(send_all: Any) -> None:

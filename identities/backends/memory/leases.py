@@ -146,6 +146,12 @@ class InMemoryLeaseProvider:
         with self._lock:
             return self._owners.get((kind, resource_id))
 
+    def owner_and_grant(
+        self, kind: str, resource_id: str, token: int | None
+    ) -> tuple[str | None, tuple[str, UUID] | None]:
+        with self._lock:
+            return self._owners.get((kind, resource_id)), self._grants.get(token) if token is not None else None
+
     def grant_of(self, token: int) -> tuple[str, UUID] | None:
         with self._lock:
             return self._grants.get(token)

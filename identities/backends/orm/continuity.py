@@ -61,7 +61,7 @@ class OrmContinuityStore:
     @translate_db_errors
     def upsert_continuity_record(self, record: ContinuityRecord, token: int) -> None:
         now = self._clock.now()
-        with transaction.atomic():
+        with transaction.atomic(savepoint=False):
             row = ContinuityRow.objects.select_for_update().filter(identity=record.identity).first()
             old = to_record(row) if row is not None else None
             version = rules.check_upsert(record, token, old, row.fencing_token if row is not None else 0)
@@ -79,7 +79,7 @@ class OrmContinuityStore:
         self, identity: str, session_id: UUID, generation: int, version: int, token: int, snapshot: bytes
     ) -> Checkpoint:
         now = self._clock.now()
-        with transaction.atomic():
+        with transaction.atomic(savepoint=False):
             row = ContinuityRow.objects.select_for_update().filter(identity=identity).first()
             record = to_record(row) if row is not None else None
             rules.check_save(identity, session_id, generation, version, token, record, row.fencing_token if row else 0)
@@ -139,7 +139,7 @@ class OrmContinuityStore:
 
     @translate_db_errors
     def delete_continuity_record(self, identity: str, token: int) -> None:
-        with transaction.atomic():
+        with transaction.atomic(savepoint=False):
             row = ContinuityRow.objects.select_for_update().filter(identity=identity).first()
             if row is not None:
                 rules.check_token(identity, token, row.fencing_token, "continuity delete")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
+from typing import cast
 from uuid import UUID
 
 from django.db import connection, transaction
@@ -19,6 +20,7 @@ from identities.types import Lease, LeaseAcquireResult, LeaseRenewResult, LeaseS
 from stores.backends.orm.base import translate_db_errors
 from stores.backends.orm.pruning import delete_batch, table_retention
 from stores.clock import Clock, system_clock
+from stores.fencing import already_checked
 from stores.retention_types import TableRetention
 from stores.types import Fence
 
@@ -94,13 +96,18 @@ class OrmFenceGuard:
 
     @translate_db_errors
     def check_and_get(self, fence: Fence, *, operation: str) -> Lease:
+        checked = already_checked(fence)
+        if checked is not None:
+            return cast(Lease, checked)
         now = self._clock.now()
-        with transaction.atomic():
+        # Inside the caller's transaction (no savepoint: the row stays locked until it ends); the verdict
+        # is given after the block, so a refusal leaves that transaction usable for reading why.
+        with transaction.atomic(savepoint=False):
             row = locked_row(fence.identity, create=False)
-            lease = to_lease(row) if row is not None else None
-            rules.check_fence(lease, fence, operation, now)
-            assert lease is not None
-            return lease
+        lease = to_lease(row) if row is not None else None
+        rules.check_fence(lease, fence, operation, now)
+        assert lease is not None
+        return lease
 
 
 class OrmLeaseProvider:
@@ -124,7 +131,7 @@ class OrmLeaseProvider:
     @translate_db_errors
     def acquire(self, identity: str, holder: UUID, ttl_ms: int) -> LeaseAcquireResult:
         now = self._clock.now()
-        with transaction.atomic():
+        with transaction.atomic(savepoint=False):
             row = locked_row(identity)
             assert row is not None
             current = to_lease(row)
@@ -139,7 +146,7 @@ class OrmLeaseProvider:
     @translate_db_errors
     def renew(self, identity: str, holder: UUID, token: int, ttl_ms: int) -> LeaseRenewResult:
         now = self._clock.now()
-        with transaction.atomic():
+        with transaction.atomic(savepoint=False):
             row = locked_row(identity, create=False)
             if row is None or not rules.renewable(to_lease(row), holder, token, now):
                 return LeaseRenewResult("lost")
@@ -154,7 +161,7 @@ class OrmLeaseProvider:
     @translate_db_errors
     def release(self, identity: str, holder: UUID, token: int) -> bool:
         now = self._clock.now()
-        with transaction.atomic():
+        with transaction.atomic(savepoint=False):
             row = locked_row(identity, create=False)
             if row is None or row.state != LeaseState.HELD or row.holder != holder or row.fencing_token != token:
                 return False
@@ -177,7 +184,7 @@ class OrmLeaseProvider:
     @translate_db_errors
     def mark_lost(self, identity: str, reason: str) -> Lease | None:
         now = self._clock.now()
-        with transaction.atomic():
+        with transaction.atomic(savepoint=False):
             row = locked_row(identity, create=False)
             if row is None or row.state != LeaseState.HELD:
                 return None
@@ -188,7 +195,7 @@ class OrmLeaseProvider:
     @translate_db_errors
     def fence(self, identity: str) -> tuple[int, Lease | None]:
         now = self._clock.now()
-        with transaction.atomic():
+        with transaction.atomic(savepoint=False):
             row = locked_row(identity)
             assert row is not None
             current = to_lease(row)
@@ -200,7 +207,7 @@ class OrmLeaseProvider:
     def release_held_by(self, holders: Sequence[UUID], reason: str) -> list[Lease]:
         now = self._clock.now()
         ended = []
-        with transaction.atomic():
+        with transaction.atomic(savepoint=False):
             for row in LeaseRow.objects.select_for_update().filter(holder__in=list(holders), state=LeaseState.HELD):
                 current = to_lease(row)
                 write(rules.ended(current, LeaseState.LOST, reason, now))
@@ -211,7 +218,7 @@ class OrmLeaseProvider:
     def expire_due(self, limit: int = 1000) -> list[Lease]:
         now = self._clock.now()
         ended = []
-        with transaction.atomic():
+        with transaction.atomic(savepoint=False):
             due = LeaseRow.objects.filter(state=LeaseState.HELD, expires_at__lte=now).order_by("expires_at")[:limit]
             for row in due:
                 current = to_lease(row)
@@ -244,6 +251,23 @@ class OrmLeaseProvider:
     def owner_of(self, kind: str, resource_id: str) -> str | None:
         owned = OwnedResource.objects.filter(kind=kind, resource_id=resource_id)
         return owned.values_list("identity", flat=True).first()
+
+    @translate_db_errors
+    def owner_and_grant(
+        self, kind: str, resource_id: str, token: int | None
+    ) -> tuple[str | None, tuple[str, UUID] | None]:
+        if token is None:
+            return self.owner_of(kind, resource_id), None
+        owned, grants = OwnedResource._meta.db_table, LeaseGrant._meta.db_table
+        with connection.cursor() as cursor:  # one statement for both lookups of every owned write
+            cursor.execute(
+                f"SELECT (SELECT identity FROM {owned} WHERE kind = %s AND resource_id = %s LIMIT 1), "
+                f"(SELECT identity FROM {grants} WHERE token = %s), (SELECT holder FROM {grants} WHERE token = %s)",
+                [kind, resource_id, token, token],
+            )
+            owner, granted_to, holder = cursor.fetchone()
+        return owner, ((granted_to, holder if isinstance(holder, UUID) else UUID(str(holder)))
+                       if granted_to is not None else None)
 
     @translate_db_errors
     def grant_of(self, token: int) -> tuple[str, UUID] | None:

@@ -44,7 +44,7 @@ class OrmEventLog:
         durable: bool = True,
     ) -> Event:
         if durable:
-            with transaction.atomic():  # the append lock below lives until the caller's commit
+            with transaction.atomic(savepoint=False):  # the append lock below lives until the caller's commit
                 _hold_append_lock()
                 row = EventRecord.objects.create(
                     kind=kind, subject_type=subject_type, subject_id=subject_id, payload=dict(payload), created_at=now

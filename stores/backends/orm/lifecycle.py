@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Case, CharField, Count, Q, QuerySet, Value, When
 
 from stores.backends.orm.base import translate_db_errors
@@ -79,6 +79,11 @@ class OrmLifecycleStore:
     def heartbeat(self, agent_id: UUID) -> AgentRecord:
         now = self._clock.now()
         cutoff = now - self._ttl
+        fresh_row = self._beat_if_fresh(agent_id, now, cutoff)
+        if fresh_row is not None:  # the usual beat: one statement, broadcast live only
+            record = self._record(fresh_row, now)
+            self.events.emit("agent.heartbeat", "agent", str(agent_id), agent_payload(record), now, durable=False)
+            return record
         with transaction.atomic():
             row = Agent.objects.filter(pk=agent_id).first()
             if row is None or row.state == Agent.State.OFFLINE:
@@ -100,6 +105,22 @@ class OrmLifecycleStore:
                 agent_id=str(agent_id),
             )
         raise NotFound(f"agent {agent_id} is not registered", agent_id=str(agent_id))
+
+    def _beat_if_fresh(self, agent_id: UUID, now: datetime, cutoff: datetime) -> Agent | None:
+        """One conditional UPDATE ... RETURNING for an online agent within its TTL whose beat is not due in
+        the event log: the row as updated, or None (not registered, offline, expired, or a logged beat is
+        due), and the full path decides."""
+        ops = connection.ops
+        columns = ", ".join(ops.quote_name(str(f.column)) for f in Agent._meta.concrete_fields)
+        sql = (
+            f"UPDATE {ops.quote_name(Agent._meta.db_table)} SET last_heartbeat = %s "
+            "WHERE id = %s AND state = %s AND last_heartbeat >= %s AND heartbeat_logged_at > %s "
+            f"RETURNING {columns}"
+        )
+        params = [ops.adapt_datetimefield_value(now), Agent._meta.pk.get_db_prep_value(agent_id, connection),
+                  Agent.State.ONLINE.value, ops.adapt_datetimefield_value(cutoff),
+                  ops.adapt_datetimefield_value(now - self._log_interval)]
+        return next(iter(Agent.objects.raw(sql, params)), None)
 
     @translate_db_errors
     def deregister(self, agent_id: UUID) -> None:

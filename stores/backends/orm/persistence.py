@@ -168,7 +168,7 @@ class OrmRuntimePersistence(SessionBound, OrmQueueMixin, OrmUpkeepMixin):
                 f"turn {stamp.turn_id!r} is stamped for session {stamp.session_id!r}",
                 session_id=stamp.session_id, turn_id=stamp.turn_id,
             )
-        with transaction.atomic():
+        with transaction.atomic(savepoint=False):
             session = self._session_row(now, lock=True)
             if stamp is not None:
                 prior = SessionTurnCommit.objects.filter(session=session, turn_id=stamp.turn_id).first()

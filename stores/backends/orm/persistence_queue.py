@@ -67,7 +67,7 @@ _RELEASE_FIELDS = ("pk", "session_id", "claim_id", "claim_owner", "batch_id", "s
 
 def _release_claims(events: EventSink, now: datetime, why: str, **where: str) -> int:
     """Make the claimed batches matching `where` claimable again, with queue.abandoned events saying why."""
-    with transaction.atomic():
+    with transaction.atomic(savepoint=False):
         held = QueuedWorkBatchRecord.objects.filter(claim_lease_token__isnull=False, outcome__isnull=True, **where)
         rows = list(held.values(*_RELEASE_FIELDS))
         if not rows:
@@ -224,7 +224,7 @@ class OrmQueueMixin:
         self._check_binding(claim.session_id)
         now = self._clock.now()
         expires_ms = epoch_ms(now) + lease_ttl_ms
-        with transaction.atomic():
+        with transaction.atomic(savepoint=False):
             renewed = self._holding(claim).update(claim_expires_at_ms=expires_ms)
             wanted = len(set(claim.batch_ids))
             if renewed == 0 or renewed != wanted or wanted != len(claim.batch_ids):
@@ -247,7 +247,7 @@ class OrmQueueMixin:
     def abandon_queued_work_claim(self, claim: ClaimHandle) -> None:
         self._check_binding(claim.session_id)
         now = self._clock.now()
-        with transaction.atomic():
+        with transaction.atomic(savepoint=False):
             self._release(claim, now, "abandoned")
 
     def _release(self, claim: ClaimHandle, now: datetime, why: str) -> None:
@@ -296,7 +296,7 @@ class OrmQueueMixin:
         for completion in completions:
             self._check_binding(completion.session_id)
         now = self._clock.now()
-        with transaction.atomic():
+        with transaction.atomic(savepoint=False):
             self._check_fence(fence, "queue.complete")
             return self._take_completions(completions, self._session_id, now)
 
@@ -305,7 +305,7 @@ class OrmQueueMixin:
         self._check_binding(session_id)
         now = self._clock.now()
         now_ms = epoch_ms(now)
-        with transaction.atomic():
+        with transaction.atomic(savepoint=False):
             free = self._open().filter(batch_id=batch_id).filter(unheld(now_ms))
             if connection.features.has_select_for_update:
                 free = free.select_for_update()

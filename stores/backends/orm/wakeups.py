@@ -31,14 +31,27 @@ def announce(producer: str) -> None:
             cursor.execute("SELECT pg_notify(%s, %s)", [CHANNEL, producer])
 
 
-def start_listener(notify: Callable[[str], None]) -> None:
-    """Start this process's listening thread (reconnects with a backoff if the database goes away)."""
+def notify_all(channel: str, payload: str) -> None:
+    """Tell every process listening on `channel` (at the commit of the current transaction, if any)."""
+    if available():
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_notify(%s, %s)", [channel, payload])
+
+
+def start_listener(
+    notify: Callable[[str], None], channel: str = CHANNEL, on_listening: Callable[[], None] | None = None
+) -> None:
+    """Start this process's listening thread for `channel` (reconnects with a backoff if the database goes
+    away; `on_listening` runs each time it listens again, for what a gap may have missed)."""
     params = connection.get_connection_params()
-    thread = threading.Thread(target=_listen_forever, args=(params, notify), name="swarm-output-wakeups", daemon=True)
+    thread = threading.Thread(target=_listen_forever, args=(params, channel, notify, on_listening),
+                              name=f"listen-{channel}", daemon=True)
     thread.start()
 
 
-def _listen_forever(params: dict[str, object], notify: Callable[[str], None]) -> None:
+def _listen_forever(
+    params: dict[str, object], channel: str, notify: Callable[[str], None], on_listening: Callable[[], None] | None
+) -> None:
     import psycopg
 
     delay = 0.5
@@ -46,11 +59,13 @@ def _listen_forever(params: dict[str, object], notify: Callable[[str], None]) ->
     while True:
         try:
             with psycopg.connect(autocommit=True, **params) as conn:  # type: ignore[arg-type]
-                conn.execute(f"LISTEN {CHANNEL}")
+                conn.execute(f"LISTEN {channel}")
+                if on_listening is not None:
+                    on_listening()
                 delay = 0.5
                 for note in conn.notifies():
                     notify(note.payload)
         except Exception:  # the database restarted or the network dropped: listen again
-            log.info("output wake-up listener lost its connection; retrying in %.1fs", delay)
+            log.info("listener on %s lost its connection; retrying in %.1fs", channel, delay)
         time.sleep(delay)
         delay = min(delay * 2, 10.0)

@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from swarmsite.demo.swarm import DemoConfig, DemoSwarm
 from swarmsite.models import ApiToken
+from swarmsite.token_cache import revoked as forget_revoked
 
 TOKEN_NAME = "demo-swarm"
 
@@ -58,5 +59,8 @@ class Command(BaseCommand):
     def issue_token(self, scope: str = ApiToken.Scope.ADMIN) -> str:
         """A token of `scope` for this run; earlier demo tokens of that scope are revoked so they do not pile up."""
         name = TOKEN_NAME if scope == ApiToken.Scope.ADMIN else f"{TOKEN_NAME}-{scope}s"
-        ApiToken.objects.filter(name=name, revoked_at__isnull=True).update(revoked_at=timezone.now())
+        earlier = ApiToken.objects.filter(name=name, revoked_at__isnull=True)
+        hashes = list(earlier.values_list("secret_hash", flat=True))
+        earlier.update(revoked_at=timezone.now())
+        forget_revoked(hashes)
         return ApiToken.issue(name, ApiToken.Scope(scope))[1]
