@@ -19,7 +19,7 @@ from django.db.models import F
 
 from stores.backends.orm.base import translate_db_errors
 from stores.backends.orm.persistence_rows import CLEARED_CLAIM, to_batch, unheld
-from stores.errors import QueuedWorkClaimExpired
+from stores.errors import Conflict, QueuedWorkClaimExpired
 from stores.models.persistence import PersistedSession, QueuedWorkBatchRecord
 from stores.persistence import (
     batch_payload,
@@ -47,10 +47,6 @@ from stores.types import Fence
 if TYPE_CHECKING:
     from stores.clock import Clock
     from stores.contracts import EventSink
-
-
-class _LostRace(Exception):
-    """A candidate was taken between the pick and the claim; the claim rolls back."""
 
 
 def _emit_released(events: EventSink, kind: str, rows: Sequence[dict[str, Any]], now: datetime, why: str) -> None:
@@ -145,11 +141,8 @@ class OrmQueueMixin:
     ) -> QueuedWorkClaim | None:
         self._check_binding(session_id)
         now = self._clock.now()
-        try:
-            with transaction.atomic():
-                return self._claim(owner_id, boundary, lease_ttl_ms, max_batches, now)
-        except _LostRace:
-            return None
+        with transaction.atomic(savepoint=False):
+            return self._claim(owner_id, boundary, lease_ttl_ms, max_batches, now)
 
     def _claim(
         self, owner_id: str, boundary: QueuedWorkClaimBoundary, lease_ttl_ms: int, max_batches: int, now: datetime
@@ -183,7 +176,10 @@ class OrmQueueMixin:
             )
         )
         if taken != len(group):
-            raise _LostRace
+            # Cannot happen while the candidates are locked (FOR UPDATE SKIP LOCKED on PostgreSQL, the
+            # IMMEDIATE write lock on SQLite); if it ever does, the whole write rolls back and says so.
+            raise Conflict("another claim took some of these batches at the same moment; claim again",
+                           session_id=self._session_id)
         state = BatchClaimState(claim_id, owner_id, now_ms, expires_ms)
         claimed = tuple(replace(b, claim=state, claim_fencing_token=b.claim_fencing_token + 1) for b in group)
         claim = QueuedWorkClaim(self._session_id, claim_id, owner_id, lease_token, fencing, now_ms, expires_ms, claimed)
@@ -203,15 +199,12 @@ class OrmQueueMixin:
         if not batch_ids:
             return None
         now = self._clock.now()
-        try:
-            with transaction.atomic():
-                claim = self._claim(owner_id, boundary, lease_ttl_ms, len(batch_ids), now)
-                if claim is None or claim.batch_ids == list(batch_ids):
-                    return claim
-                # Exact claims never skip earlier durable work: give the group back, counters bumped.
-                self._release(claim, now, "exact claim did not match")
-                return None
-        except _LostRace:
+        with transaction.atomic(savepoint=False):
+            claim = self._claim(owner_id, boundary, lease_ttl_ms, len(batch_ids), now)
+            if claim is None or claim.batch_ids == list(batch_ids):
+                return claim
+            # Exact claims never skip earlier durable work: give the group back, counters bumped.
+            self._release(claim, now, "exact claim did not match")
             return None
 
     def _holding(self, handle: ClaimHandle) -> Any:

@@ -118,7 +118,7 @@ PINS = {
     "lease renew": 7,
     "checkpoint": 12,
     "send": 16,
-    "claim": 11,
+    "claim": 9,
     "complete": 8,
     "output append": 9,
     "session commit": 12,
