@@ -20,7 +20,7 @@ from identities.core import RuntimeCore, lease_error
 from identities.errors import OwnedInbox
 from identities.types import Caller, ContinuityRecord, Lease, Owned
 from stores.errors import FenceMismatch, FencingTokenRequired, InvalidInput, StaleFencingToken
-from stores.fencing import checked_in_this_transaction
+from stores.fencing import checked_in_this_transaction, whole_write
 from stores.types import Fence
 
 
@@ -57,7 +57,8 @@ class OwnershipOps(RuntimeCore):
                 bound, lease = self._authorize(owner, granted, kind, resource_id, fence, operation, caller)
                 # The lease row stays locked until this transaction ends: the store's own check of the
                 # same fence inside it is answered by this one instead of a second read.
-                with checked_in_this_transaction(bound, lease) if bound and lease else contextlib.nullcontext():
+                checked = checked_in_this_transaction(bound, lease) if bound and lease else contextlib.nullcontext()
+                with whole_write(), checked:
                     yield bound
                 if owner is not None and bound is None and caller is not None and caller.privileged:
                     self._audit(caller.name, "unfenced_write", owner, "", self._clock.now(), ok=True,

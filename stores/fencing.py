@@ -16,6 +16,26 @@ from stores.types import Fence
 _checked: ContextVar[tuple[str, int, object] | None] = ContextVar("swarm_checked_fence", default=None)
 
 
+# Set while the caller's transaction is one whole write that any error rolls back entirely (the
+# identity runtime's owned_write): inside it the stores' own blocks need no savepoint of their own.
+_whole_write: ContextVar[bool] = ContextVar("swarm_whole_write", default=False)
+
+
+@contextlib.contextmanager
+def whole_write() -> Iterator[None]:
+    """The transaction under way is the whole write: an error anywhere in it propagates and rolls it
+    all back (nobody catches it and writes on), so nested blocks may skip their savepoints."""
+    reset = _whole_write.set(True)
+    try:
+        yield
+    finally:
+        _whole_write.reset(reset)
+
+
+def in_whole_write() -> bool:
+    return _whole_write.get()
+
+
 @contextlib.contextmanager
 def checked_in_this_transaction(fence: Fence, lease: object) -> Iterator[None]:
     """The caller checked `fence` inside the transaction it now runs the write in, with the lease row

@@ -5,13 +5,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from uuid import UUID
 
-from django.db import transaction
 from django.db.models import Exists, Max, OuterRef
 
 from identities.backends import continuity_rules as rules
 from identities.models import CheckpointRow, ContinuityRow
 from identities.types import Checkpoint, ContinuityRecord, ContinuityResolveState
-from stores.backends.orm.base import translate_db_errors
+from stores.backends.orm.base import step, translate_db_errors
 from stores.clock import Clock, system_clock
 from stores.types import Page
 
@@ -61,7 +60,7 @@ class OrmContinuityStore:
     @translate_db_errors
     def upsert_continuity_record(self, record: ContinuityRecord, token: int) -> None:
         now = self._clock.now()
-        with transaction.atomic(savepoint=False):
+        with step():
             row = ContinuityRow.objects.select_for_update().filter(identity=record.identity).first()
             old = to_record(row) if row is not None else None
             version = rules.check_upsert(record, token, old, row.fencing_token if row is not None else 0)
@@ -79,7 +78,7 @@ class OrmContinuityStore:
         self, identity: str, session_id: UUID, generation: int, version: int, token: int, snapshot: bytes
     ) -> Checkpoint:
         now = self._clock.now()
-        with transaction.atomic(savepoint=False):
+        with step():
             row = ContinuityRow.objects.select_for_update().filter(identity=identity).first()
             record = to_record(row) if row is not None else None
             rules.check_save(identity, session_id, generation, version, token, record, row.fencing_token if row else 0)
@@ -139,7 +138,7 @@ class OrmContinuityStore:
 
     @translate_db_errors
     def delete_continuity_record(self, identity: str, token: int) -> None:
-        with transaction.atomic(savepoint=False):
+        with step():
             row = ContinuityRow.objects.select_for_update().filter(identity=identity).first()
             if row is not None:
                 rules.check_token(identity, token, row.fencing_token, "continuity delete")

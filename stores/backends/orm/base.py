@@ -6,9 +6,10 @@ import functools
 from collections.abc import Callable
 from typing import ParamSpec, TypeVar
 
-from django.db import DatabaseError, IntegrityError
+from django.db import DatabaseError, IntegrityError, transaction
 
 from stores.errors import Backend, Conflict
+from stores.fencing import in_whole_write
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -27,3 +28,10 @@ def translate_db_errors(func: Callable[P, R]) -> Callable[P, R]:
             raise Backend(f"database error: {exc}") from exc
 
     return wrapper
+
+
+def step() -> transaction.Atomic:
+    """A store operation's transaction. Nested in a whole write (stores.fencing.whole_write), whose
+    every error rolls everything back, it needs no savepoint (two statements saved); anywhere else it
+    keeps one, so a refused write leaves the caller's transaction as it was and usable."""
+    return transaction.atomic(savepoint=not in_whole_write())

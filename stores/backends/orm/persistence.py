@@ -16,7 +16,7 @@ from typing import Any
 from django.db import transaction
 from django.db.models import Count, Q
 
-from stores.backends.orm.base import translate_db_errors
+from stores.backends.orm.base import step, translate_db_errors
 from stores.backends.orm.persistence_queue import OrmQueueMixin
 from stores.backends.orm.persistence_rows import held, meta_from_json, meta_json, node_row, to_node
 from stores.backends.orm.persistence_upkeep import OrmUpkeepMixin
@@ -168,7 +168,7 @@ class OrmRuntimePersistence(SessionBound, OrmQueueMixin, OrmUpkeepMixin):
                 f"turn {stamp.turn_id!r} is stamped for session {stamp.session_id!r}",
                 session_id=stamp.session_id, turn_id=stamp.turn_id,
             )
-        with transaction.atomic(savepoint=False):
+        with step():
             session = self._session_row(now, lock=True)
             if stamp is not None:
                 prior = SessionTurnCommit.objects.filter(session=session, turn_id=stamp.turn_id).first()

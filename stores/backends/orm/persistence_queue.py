@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from django.db import IntegrityError, connection, transaction
 from django.db.models import F
 
-from stores.backends.orm.base import translate_db_errors
+from stores.backends.orm.base import step, translate_db_errors
 from stores.backends.orm.persistence_rows import CLEARED_CLAIM, to_batch, unheld
 from stores.errors import Conflict, QueuedWorkClaimExpired
 from stores.models.persistence import PersistedSession, QueuedWorkBatchRecord
@@ -63,7 +63,7 @@ _RELEASE_FIELDS = ("pk", "session_id", "claim_id", "claim_owner", "batch_id", "s
 
 def _release_claims(events: EventSink, now: datetime, why: str, **where: str) -> int:
     """Make the claimed batches matching `where` claimable again, with queue.abandoned events saying why."""
-    with transaction.atomic(savepoint=False):
+    with step():
         held = QueuedWorkBatchRecord.objects.filter(claim_lease_token__isnull=False, outcome__isnull=True, **where)
         rows = list(held.values(*_RELEASE_FIELDS))
         if not rows:
@@ -141,7 +141,7 @@ class OrmQueueMixin:
     ) -> QueuedWorkClaim | None:
         self._check_binding(session_id)
         now = self._clock.now()
-        with transaction.atomic(savepoint=False):
+        with step():
             return self._claim(owner_id, boundary, lease_ttl_ms, max_batches, now)
 
     def _claim(
@@ -199,7 +199,7 @@ class OrmQueueMixin:
         if not batch_ids:
             return None
         now = self._clock.now()
-        with transaction.atomic(savepoint=False):
+        with step():
             claim = self._claim(owner_id, boundary, lease_ttl_ms, len(batch_ids), now)
             if claim is None or claim.batch_ids == list(batch_ids):
                 return claim
@@ -217,7 +217,7 @@ class OrmQueueMixin:
         self._check_binding(claim.session_id)
         now = self._clock.now()
         expires_ms = epoch_ms(now) + lease_ttl_ms
-        with transaction.atomic(savepoint=False):
+        with step():
             renewed = self._holding(claim).update(claim_expires_at_ms=expires_ms)
             wanted = len(set(claim.batch_ids))
             if renewed == 0 or renewed != wanted or wanted != len(claim.batch_ids):
@@ -240,7 +240,7 @@ class OrmQueueMixin:
     def abandon_queued_work_claim(self, claim: ClaimHandle) -> None:
         self._check_binding(claim.session_id)
         now = self._clock.now()
-        with transaction.atomic(savepoint=False):
+        with step():
             self._release(claim, now, "abandoned")
 
     def _release(self, claim: ClaimHandle, now: datetime, why: str) -> None:
@@ -289,7 +289,7 @@ class OrmQueueMixin:
         for completion in completions:
             self._check_binding(completion.session_id)
         now = self._clock.now()
-        with transaction.atomic(savepoint=False):
+        with step():
             self._check_fence(fence, "queue.complete")
             return self._take_completions(completions, self._session_id, now)
 
@@ -298,7 +298,7 @@ class OrmQueueMixin:
         self._check_binding(session_id)
         now = self._clock.now()
         now_ms = epoch_ms(now)
-        with transaction.atomic(savepoint=False):
+        with step():
             free = self._open().filter(batch_id=batch_id).filter(unheld(now_ms))
             if connection.features.has_select_for_update:
                 free = free.select_for_update()
