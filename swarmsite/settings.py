@@ -165,6 +165,9 @@ if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
     DATABASES["default"]["TEST"] = {"NAME": str(BASE_DIR / f"test_db{_TEST_DB_SUFFIX}.sqlite3")}
     # WAL lets the dashboard read while agents write; synchronous=NORMAL is durable against process
     # crashes (only an OS crash or power loss can lose the last commits), the usual server setting.
+    # Writers in one process queue on a lock instead of sleeping in SQLite's busy handler
+    # (stores/sqlite_engine/base.py); otherwise Django's own SQLite backend.
+    DATABASES["default"]["ENGINE"] = "stores.sqlite_engine"
     DATABASES["default"]["OPTIONS"] = {
         "timeout": 20,
         "transaction_mode": "IMMEDIATE",

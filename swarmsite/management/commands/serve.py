@@ -75,7 +75,7 @@ class Command(BaseCommand):
     ) -> None:
         demo = demo_enabled(no_demo)
         access_log = access_log or (os.devnull if demo else "-")
-        if workers > 1 and (not settings.REDIS_URL or settings.DATABASES["default"]["ENGINE"].endswith("sqlite3")):
+        if workers > 1 and (not settings.REDIS_URL or "sqlite" in settings.DATABASES["default"]["ENGINE"]):
             self.stderr.write("Several workers need PostgreSQL (DATABASE_URL) and Redis (REDIS_URL) to share "
                               "events; with SQLite or without Redis, live pages only see their own worker.")
         stopping = False
