@@ -89,10 +89,11 @@ def fresh_postgres_url(name: str) -> str:
 
 def wait_healthy(base: str, proc: subprocess.Popen[bytes], what: str, path: str = "/api/v1/health",
                  method: str = "GET") -> None:
-    """Wait until base+path answers 200 (up to 30 s); fail at once if the server process exited."""
+    """Wait until base+path answers 200 (up to 120 s: a busy shared machine starts servers slowly); fail
+    at once if the server process exited."""
     import httpx
 
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + 120
     while True:
         try:
             if httpx.request(method, f"{base}{path}", timeout=1).status_code == 200:

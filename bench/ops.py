@@ -50,11 +50,13 @@ sys.path.insert(0, str(HERE.parent))
 from bench.common import (  # noqa: E402
     PY,
     ROOT,
+    cpu_seconds,
     fresh_postgres_url,
     load_average,
     machine,
     manage,
     median,
+    process_tree,
     product_server,
 )
 
@@ -382,20 +384,24 @@ class Workers:
             answers.append(value)
         return answers
 
-    def run(self, name: str, seconds: float, expected: float | None = None) -> float:
-        """Operations per second, all workers together: each worker's count over the time it ran. A
-        consuming operation first gets (untimed) supply for a quarter more than `expected` per second."""
+    def run(self, name: str, seconds: float, expected: float | None = None,
+            cpu: Callable[[], float] = lambda: 0.0) -> tuple[float, float]:
+        """(operations per second, all workers together: each worker's count over the time it ran;
+        server CPU milliseconds per operation, from `cpu`). A consuming operation first gets (untimed)
+        supply for a quarter more than `expected` per second."""
         if name in CONSUMERS and expected:
             n = int(1.25 * expected / len(self.pipes) * seconds) + 2
             for pipe in self.pipes:
                 pipe.send(("fill", name, n))
             self._collect()
+        cpu_start = cpu()
         for pipe in self.pipes:
             pipe.send((name, seconds))
         answers = self._collect()
+        cpu_ms = 1000 * (cpu() - cpu_start) / max(1, sum(count for count, _elapsed in answers))
         if any(elapsed < 0.95 * seconds for _count, elapsed in answers):
             self.short[name] = self.short.get(name, 0) + 1
-        return sum(count / elapsed for count, elapsed in answers if elapsed > 0)
+        return sum(count / elapsed for count, elapsed in answers if elapsed > 0), cpu_ms
 
     def close(self) -> None:
         for pipe in self.pipes:
@@ -407,24 +413,38 @@ class Workers:
                 proc.terminate()
 
 
-def measure_rates(database_url: str | None, args: argparse.Namespace) -> tuple[dict[str, list[float]], dict[str, int]]:
+@dataclass
+class Measured:
+    rates: dict[str, list[float]]  # per operation, one per round
+    cpu_ms: dict[str, list[float]]  # server CPU per request (serve and its daphne workers)
+    short: dict[str, int]  # runs that ran out of supply
+
+
+def measure_rates(database_url: str | None, args: argparse.Namespace) -> Measured:
     os.environ.update(BENCH_ENV)  # the server inherits them (bench_env copies the environment)
     with product_server(database_url, scope="admin") as served:
         agent_token = manage(served.env, "create_api_token", "ops-agent", "--scope", "agent")
         workers = Workers(args.workers, served.base, served.token, agent_token, args.pool)
+        server = process_tree(served.pid)
+
+        def cpu() -> float:
+            return cpu_seconds(server)
+
         try:
             expected = {}
             for name, _label, _step in OPS:  # warm-up: code paths and connections, a first estimate
-                expected[name] = workers.run(name, 0.5, 40.0)
+                expected[name] = workers.run(name, 0.5, 40.0)[0]
             workers.short.clear()
-            rates: dict[str, list[float]] = {name: [] for name, _l, _s in OPS}
+            measured = Measured({name: [] for name, _l, _s in OPS}, {name: [] for name, _l, _s in OPS}, workers.short)
             for _ in range(args.rounds):
                 for name, _label, _step in OPS:
                     # Supply for the fastest rate seen so far, so a consumer rarely runs dry.
-                    rates[name].append(workers.run(name, args.seconds, max([expected[name], *rates[name]])))
+                    rate, cpu_ms = workers.run(name, args.seconds, max([expected[name], *measured.rates[name]]), cpu)
+                    measured.rates[name].append(rate)
+                    measured.cpu_ms[name].append(cpu_ms)
         finally:
             workers.close()
-    return rates, workers.short
+    return measured
 
 
 # -- statements: in-process, counted at the driver ---------------------------------------------------
@@ -700,38 +720,33 @@ def main() -> None:
         sys.exit(f"counting statements failed:\n{child.stderr}")
     counts = json.loads(child.stdout.strip().splitlines()[-1])
     load_before = load_average()
-    rates: dict[str, list[float]] = {}
-    short: dict[str, int] = {}
-    if not args.count_only:
-        rates, short = measure_rates(fresh_postgres_url("bench_ops") if args.pg else None, args)
+    measured = None if args.count_only else measure_rates(fresh_postgres_url("bench_ops") if args.pg else None, args)
     print(f"\n## Agent operations against the no-op ({engine})\n")
     print(f"Machine: {machine()}; load average before {load_before}, after {load_average()}")
-    if rates:
+    if measured:
         print(f"Load: {args.workers} client processes (one agent each, keep-alive), {args.rounds} interleaved runs "
-              f"of {args.seconds:g} s per operation, medians; server: manage.py serve --no-demo --workers 1\n")
-    print("| operation | req/s (median) | runs | rate / no-op | statements | connection |")
-    print("|---|---|---|---|---|---|")
-    noop_rate = median(rates["noop"]) if rates else 0.0
+              f"of {args.seconds:g} s per operation, medians; server: manage.py serve --no-demo --workers 1")
+    print("\n| operation | req/s (median) | runs | rate / no-op | server CPU per request | statements | connection |")
+    print("|---|---|---|---|---|---|---|")
     ratios = {}
     for name, label, _step in OPS:
         c = counts[name]
         opened = int(median(c["connections"]))
         setup = f"new, {spread(c['setup'])} setup" if opened else "reused"
         stmts = spread(c["statements"])
-        if rates:
-            rate = median(rates[name])
-            runs = ", ".join(f"{r:.0f}" for r in rates[name])
-            ratio = rate / noop_rate
-            if name != "noop":
-                ratios[name] = ratio
-            print(f"| {label} | {rate:.0f} | {runs} | {ratio:.2f} | {stmts} | {setup} |")
+        if measured:
+            rate, cpu_ms = median(measured.rates[name]), median(measured.cpu_ms[name])
+            runs = ", ".join(f"{r:.0f}" for r in measured.rates[name])
+            ratios[name] = rate / median(measured.rates["noop"])
+            print(f"| {label} | {rate:.0f} | {runs} | {ratios[name]:.2f} | {cpu_ms:.1f} ms | {stmts} | {setup} |")
         else:
-            print(f"| {label} | | | | {stmts} | {setup} |")
+            print(f"| {label} | | | | | {stmts} | {setup} |")
     print("\nStatements: per request, BEGIN/COMMIT/SAVEPOINT/RELEASE included. Connection: whether the request "
           "opened a new database connection (then with the statements run while it opened) or reused one.")
-    if short:
+    print("Server CPU: the serve process and its daphne worker (PostgreSQL's own processes not included).")
+    if measured and measured.short:
         print("Ran out of supply before the end of a run (rate counted over the time it ran): "
-              + ", ".join(f"{name} {n}×" for name, n in short.items()) + ".")
+              + ", ".join(f"{name} {n}×" for name, n in measured.short.items()) + ".")
     if args.show_sql:
         for name, label, _step in OPS:
             print(f"\n### {label}\n")
@@ -739,6 +754,7 @@ def main() -> None:
                 print(f"    (setup) {sql[:240]}")
             for sql in counts[name]["sql"]:
                 print(f"    {sql[:240]}")
+    ratios.pop("noop", None)
     if ratios:
         lowest = min(ratios, key=lambda n: ratios[n])
         print(f"\nratio lowest op/no-op ({lowest}): {ratios[lowest]:.2f}")
