@@ -1,53 +1,110 @@
-"""Heartbeats per second through the API against an authenticated no-op on the same daphne server.
+"""The request path against the framework's floor, in one run (SQLite by default, PostgreSQL with --pg):
 
-Target: at least 0.7 of the no-op rate on SQLite. Run: .venv/bin/python bench/heartbeat.py [--pg]"""
+- floor: a bare django-ninja app with an async no-op (bench/floor: no auth, no database, no middleware)
+  under daphne, started as `python -m daphne bench.floor.asgi:application`;
+- product no-op: Swarmsite's authenticated POST /api/v1/noop, served as the product serves
+  (`manage.py serve --no-demo --workers 1`, bench/common.py live_server) on a fresh database;
+- heartbeats: POST /api/v1/agents/{id}/heartbeat on the same product server, round robin over 50
+  registered agents, with an agent-scope token.
+
+Load: wrk, 1 thread, 8 keep-alive connections (the Python load generator if wrk is missing); the three
+are interleaved, --rounds runs each after a warm-up, and the medians are compared. Both daphne
+servers write their access log to /dev/null, so logging costs them alike. Also printed: the server
+processes' CPU time per request (from /proc), which a busy shared machine disturbs less than rates.
+
+Targets: product no-op / floor >= 1.0, heartbeat / product no-op >= 0.9. The heartbeat ratio is
+printed second to last; the last line is the product no-op / floor ratio.
+
+Run: .venv/bin/python -m bench.heartbeat [--pg] [--seconds 5] [--rounds 3]"""
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from bench.common import fresh_postgres_url, live_server, rate, report  # noqa: E402
+HERE = Path(__file__).resolve().parent
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != HERE]  # bench/queue.py shadows queue
+sys.path.insert(0, str(HERE.parent))
+from bench.common import (  # noqa: E402
+    cpu_seconds,
+    daphne_app,
+    fresh_postgres_url,
+    have_wrk,
+    load_average,
+    machine,
+    median,
+    post_load,
+    process_tree,
+    product_server,
+)
+
+AGENTS = 50
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--pg", action="store_true", help="PostgreSQL instead of SQLite")
-    parser.add_argument("--seconds", type=float, default=4.0)
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--pg", action="store_true", help="PostgreSQL instead of SQLite for the product")
+    parser.add_argument("--seconds", type=float, default=5.0, help="length of each measured run")
+    parser.add_argument("--rounds", type=int, default=3, help="interleaved runs of each (the median counts)")
+    parser.add_argument("--connections", type=int, default=8)
     args = parser.parse_args()
+    engine = "PostgreSQL" if args.pg else "SQLite"
     db = fresh_postgres_url("bench_heartbeat") if args.pg else None
-    with live_server(db, scope="agent") as (base, token, _env):
-        client = httpx.Client(base_url=f"{base}/api/v1", headers={"Authorization": f"Bearer {token}"})
-        agents = [uuid.uuid4() for _ in range(50)]
-        for agent in agents:
-            client.post(f"/agents/{agent}/register").raise_for_status()
-
-        def noop(i: int) -> None:
-            client.post("/noop").raise_for_status()
-
-        def heartbeat(i: int) -> None:
-            client.post(f"/agents/{agents[i % len(agents)]}/heartbeat").raise_for_status()
-
-        # Interleave the two measurements so drift on a shared machine hits both alike.
-        noop_rates, hb_rates = [], []
-        for _ in range(2):
-            noop_rates.append(rate(noop, seconds=args.seconds / 2))
-            hb_rates.append(rate(heartbeat, seconds=args.seconds / 2))
-        noop_rate, hb_rate = sum(noop_rates) / 2, sum(hb_rates) / 2
-    ratio = hb_rate / noop_rate
-    report(
-        f"Heartbeats through the API ({'PostgreSQL' if args.pg else 'SQLite'}, one client, keep-alive)",
-        [
-            ("no-op POST /api/v1/noop (authenticated)", f"{noop_rate:.0f} req/s"),
-            ("POST /api/v1/agents/{id}/heartbeat", f"{hb_rate:.0f} req/s"),
-            ("ratio heartbeat / no-op (target ≥ 0.7 on SQLite)", f"{ratio:.2f}"),
-        ],
-    )
+    floor_env = {k: v for k, v in os.environ.items() if k != "DJANGO_SETTINGS_MODULE"}
+    floor_env["DJANGO_SETTINGS_MODULE"] = "bench.floor.settings"
+    load_before = load_average()
+    with (
+        daphne_app("bench.floor.asgi:application", floor_env, "/api/v1/noop", "POST") as (floor_base, floor_pid),
+        product_server(db, scope="agent") as served,
+    ):
+        base, token = served.base, served.token
+        with httpx.Client(base_url=f"{base}/api/v1", headers={"Authorization": f"Bearer {token}"}) as client:
+            agents = [uuid.uuid4() for _ in range(AGENTS)]
+            for agent in agents:
+                client.post(f"/agents/{agent}/register").raise_for_status()
+        targets: dict[str, tuple[str, list[str], str | None, Callable[[], list[int]]]] = {
+            "floor": (floor_base, ["/api/v1/noop"], None, lambda: [floor_pid]),
+            "noop": (base, ["/api/v1/noop"], token, lambda: process_tree(served.pid)),
+            "heartbeat": (base, [f"/api/v1/agents/{a}/heartbeat" for a in agents], token,
+                          lambda: process_tree(served.pid)),
+        }
+        rates: dict[str, list[float]] = {name: [] for name in targets}
+        cpu_ms: dict[str, list[float]] = {name: [] for name in targets}
+        for url, paths, bearer, _pids in targets.values():  # warm-up: code paths, caches, connections
+            post_load(url, paths, bearer, connections=args.connections, seconds=1)
+        for _ in range(args.rounds):
+            for name, (url, paths, bearer, pids) in targets.items():
+                watched = pids()
+                cpu_start = cpu_seconds(watched)
+                rate, failed = post_load(url, paths, bearer, connections=args.connections, seconds=args.seconds)
+                if failed:
+                    sys.exit(f"{name}: {failed} requests failed (non-2xx or socket errors)")
+                rates[name].append(rate)
+                cpu_ms[name].append(1000 * (cpu_seconds(watched) - cpu_start) / (rate * args.seconds))
+    floor, noop, heartbeat = (median(rates[n]) for n in ("floor", "noop", "heartbeat"))
+    tool = "wrk" if have_wrk() else "Python load generator (wrk not installed)"
+    print(f"\n## The request path against the floor ({engine})\n")
+    print(f"Machine: {machine()}; load average before {load_before}, after {load_average()}")
+    print(f"Load: {tool}, {args.connections} connections, {args.rounds} interleaved runs of {args.seconds:g} s, "
+          "medians\n")
+    print("| measure | req/s (median) | runs | server CPU per request |\n|---|---|---|---|")
+    labels = {
+        "floor": "floor: bare django-ninja async no-op under daphne",
+        "noop": "product: authenticated POST /api/v1/noop (serve --workers 1)",
+        "heartbeat": "product: POST /api/v1/agents/{id}/heartbeat",
+    }
+    for name, label in labels.items():
+        runs = ", ".join(f"{r:.0f}" for r in rates[name])
+        print(f"| {label} | {median(rates[name]):.0f} | {runs} | {median(cpu_ms[name]):.2f} ms |")
+    print()
+    print(f"ratio heartbeat/product-noop: {heartbeat / noop:.2f} (target >= 0.9)")
+    print(f"ratio product-noop/floor-noop: {noop / floor:.2f} (target >= 1.0)")
 
 
 if __name__ == "__main__":
