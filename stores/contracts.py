@@ -54,7 +54,7 @@ from stores.thread_types import (
     PruneStrategy,
     ThreadSummary,
 )
-from stores.types import AgentRecord, AgentState, Event, Fence, Page
+from stores.types import AgentRecord, AgentState, Event, EventDraft, Fence, HeartbeatResult, Page
 
 
 class EventSink(Protocol):
@@ -71,6 +71,11 @@ class EventSink(Protocol):
         durable: bool = True,
     ) -> Event:
         """Append an event (durable=False: publish live only, no log entry, id None)."""
+        ...
+
+    def emit_many(self, drafts: Sequence[EventDraft], now: datetime) -> list[Event]:
+        """Append several events as `emit` would, in order, in as few statements as the backend can
+        (one insert for every durable draft); each is published after commit."""
         ...
 
     def since(
@@ -112,6 +117,12 @@ class LifecycleStore(Protocol):
 
     def heartbeat(self, agent_id: UUID) -> AgentRecord:
         """Refresh liveness. NotFound if unknown or offline; AgentExpired if silent past the TTL."""
+        ...
+
+    def heartbeat_many(self, agent_ids: Sequence[UUID]) -> list[HeartbeatResult]:
+        """Heartbeat each agent as `heartbeat` would, one result per id in order, in a fixed number of
+        statements: OK, AGENT_EXPIRED (expired and freed like the single call) or NOT_FOUND; never raises
+        for one agent. Ids must be distinct (InvalidInput)."""
         ...
 
     def deregister(self, agent_id: UUID) -> None:
