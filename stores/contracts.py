@@ -28,6 +28,7 @@ from stores.persistence_types import (
 )
 from stores.queue_types import (
     ClaimHandle,
+    CompletionResult,
     QueuedWorkBatch,
     QueuedWorkBatchDraft,
     QueuedWorkClaim,
@@ -407,6 +408,19 @@ class RuntimePersistence(Protocol):
         """Claim exactly these ids if they are the next ready group, in order; otherwise abandon and None."""
         ...
 
+    def claim_ready_queued_work_many(
+        self,
+        session_id: str,
+        owner_id: str,
+        boundary: QueuedWorkClaimBoundary,
+        lease_ttl_ms: int,
+        max_batches: int,
+        max_claims: int,
+    ) -> list[QueuedWorkClaim]:
+        """Up to max_claims claims, each the group claim_ready_queued_work would take next (its own claim
+        id, lease token and event), taken together in one transaction; [] when nothing is ready."""
+        ...
+
     def renew_queued_work_claim(self, claim: ClaimHandle, lease_ttl_ms: int) -> QueuedWorkClaim:
         """Extend the claim to now + ttl. QueuedWorkClaimExpired unless it still holds every batch."""
         ...
@@ -420,6 +434,14 @@ class RuntimePersistence(Protocol):
     ) -> list[QueuedWorkBatch]:
         """Delete claimed batches without a head commit, under the same guard as a commit's completions
         (QueuedWorkClaimExpired, all or nothing). An extension for inbox-only workers."""
+        ...
+
+    def complete_queued_work_many(
+        self, completions: Sequence[QueuedWorkCompletion], *, fence: Fence | None = None
+    ) -> list[CompletionResult]:
+        """Complete each claim that still holds every batch it names, in one transaction; the others
+        answer CLAIM_EXPIRED and change nothing. The fence is checked once for all (StaleFencingToken:
+        nothing completed). A claim named twice is InvalidInput."""
         ...
 
     def cancel_queued_work_batch(self, session_id: str, batch_id: str) -> QueuedWorkBatch | None:
