@@ -11,7 +11,7 @@ from typing import Any, Protocol
 from uuid import UUID
 
 from stores.metrics_types import MetricIncrement, MetricPoint
-from stores.output_types import OutputEvent, OutputKind, OutputRecord, OutputRef
+from stores.output_types import OutputDraft, OutputEvent, OutputKind, OutputRecord, OutputRef
 from stores.persistence_types import (
     AttachmentIntent,
     AttachmentManifestEntry,
@@ -277,6 +277,13 @@ class OutputStore(Protocol):
         UnknownParent (checked in the same transaction), InvalidInput (a parent named twice),
         StaleFencingToken / FencingUnavailable (fenced appends), IdempotencyKeyReused. A retry with
         the producer's same idempotency key and the same content returns the first record."""
+        ...
+
+    def append_many(self, drafts: Sequence[OutputDraft]) -> list[OutputRecord]:
+        """Append every draft as `append` would (the same checks, refs, lineage and events), all or
+        nothing in one transaction, in a fixed number of statements; records in draft order (their seq
+        ascending). A draft whose producer's idempotency key was used answers that record (or
+        IdempotencyKeyReused for another content, failing the batch); one key twice is InvalidInput."""
         ...
 
     def get(self, ref: OutputRef) -> OutputRecord:
