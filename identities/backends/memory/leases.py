@@ -146,6 +146,10 @@ class InMemoryLeaseProvider:
         with self._lock:
             return self._owners.get((kind, resource_id))
 
+    def owners_of(self, kind: str, resource_ids: Sequence[str]) -> dict[str, str]:
+        with self._lock:
+            return {r: self._owners[(kind, r)] for r in resource_ids if (kind, r) in self._owners}
+
     def grant_of(self, token: int) -> tuple[str, UUID] | None:
         with self._lock:
             return self._grants.get(token)
