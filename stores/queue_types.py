@@ -198,12 +198,12 @@ class QueuedWorkClaim:
 
 
 class CompletionOutcome(enum.StrEnum):
-    """What one completion of a batch call did."""
+    """What one completion of a batch call did: done, or the error code the single call would raise."""
 
     COMPLETED = "completed"
     # The claim no longer holds every batch it names (it expired and was taken, was abandoned, was
     # already completed, or the lease token is wrong): nothing of it was completed.
-    CLAIM_EXPIRED = "claim_expired"
+    CLAIM_EXPIRED = "queued_work_claim_expired"
 
 
 @dataclass(frozen=True)
