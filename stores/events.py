@@ -97,7 +97,8 @@ class InMemoryEventLog:
     def emit_many(self, drafts: Sequence[EventDraft], now: datetime) -> list[Event]:
         with self._lock:
             events = [
-                Event(d.kind, d.subject_type, d.subject_id, dict(d.payload), now, next(self._ids) if d.durable else None)
+                Event(d.kind, d.subject_type, d.subject_id, dict(d.payload), now,
+                      next(self._ids) if d.durable else None)
                 for d in drafts
             ]
             self._events.extend(e for e in events if e.id is not None)

@@ -54,7 +54,8 @@ class QueueWorker:
         max_batches: int = 1, lease_ttl_ms: int | None = None, lease: Lease | None = None,
     ) -> None:
         self.client, self.session_id, self.handle, self.lease = client, session_id, handle, lease
-        self.options = {"max_claims": max_claims, "max_batches": max_batches, "lease_ttl_ms": lease_ttl_ms}
+        self.options: dict[str, Any] = {"max_claims": max_claims, "max_batches": max_batches,
+                                        "lease_ttl_ms": lease_ttl_ms}
 
     def run_once(self) -> Round:
         """One round: claim, handle each claim, give back the failed ones, complete the rest."""
@@ -102,7 +103,8 @@ class AsyncQueueWorker:
         max_claims: int = 16, max_batches: int = 1, lease_ttl_ms: int | None = None, lease: AsyncLease | None = None,
     ) -> None:
         self.client, self.session_id, self.handle, self.lease = client, session_id, handle, lease
-        self.options = {"max_claims": max_claims, "max_batches": max_batches, "lease_ttl_ms": lease_ttl_ms}
+        self.options: dict[str, Any] = {"max_claims": max_claims, "max_batches": max_batches,
+                                        "lease_ttl_ms": lease_ttl_ms}
 
     async def run_once(self) -> Round:
         lease, sid = self.lease, self.session_id

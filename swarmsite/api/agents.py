@@ -9,8 +9,8 @@ from uuid import UUID
 from django.conf import settings
 from django.http import HttpRequest
 from ninja import Query, Router, Schema
-from pydantic import Field
 from ninja.responses import Status
+from pydantic import Field
 
 from stores.types import AgentRecord, AgentState, HeartbeatOutcome
 from swarmsite.api.errors import COMMON_ERRORS, ErrorOut

@@ -48,7 +48,8 @@ def test_events_appended_together_get_ids_in_order_and_are_published_after_commi
     published: list[Event] = []
     log = OrmEventLog(publisher=published.append)
     drafts = [EventDraft("agent.heartbeat", "agent", "a", {}, durable=False),
-              EventDraft("queue.claimed", "session", "s", {"n": 1}), EventDraft("queue.claimed", "session", "s", {"n": 2})]
+              EventDraft("queue.claimed", "session", "s", {"n": 1}),
+              EventDraft("queue.claimed", "session", "s", {"n": 2})]
     with transaction.atomic():
         events = log.emit_many(drafts, timezone.now())
         assert published == []

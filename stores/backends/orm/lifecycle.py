@@ -134,10 +134,10 @@ class OrmLifecycleStore:
         expired = {r.agent_id for r in self._expire(Agent.objects.filter(pk__in=silent), now)} if silent else set()
         results = []
         for agent_id in ids:
-            row = rows.get(agent_id)
+            known = rows.get(agent_id)
             if agent_id in refreshed:
                 results.append(HeartbeatResult(agent_id, HeartbeatOutcome.OK, refreshed[agent_id]))
-            elif row is not None and (agent_id in expired or row.state != Agent.State.OFFLINE):
+            elif known is not None and (agent_id in expired or known.state != Agent.State.OFFLINE):
                 results.append(HeartbeatResult(agent_id, HeartbeatOutcome.AGENT_EXPIRED))
             else:
                 results.append(HeartbeatResult(agent_id, HeartbeatOutcome.NOT_FOUND))

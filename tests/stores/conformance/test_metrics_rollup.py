@@ -9,7 +9,6 @@ import pytest
 
 from stores.contracts import EventSink, MetricsRollup
 from stores.errors import InvalidInput
-from stores.types import EventDraft
 from stores.metrics_types import (
     AGENT,
     ALL,
@@ -21,6 +20,7 @@ from stores.metrics_types import (
     MetricIncrement,
     epoch_minute,
 )
+from stores.types import EventDraft
 
 T0 = datetime(2026, 12, 2, 5, 0, tzinfo=UTC)
 M0 = epoch_minute(T0)

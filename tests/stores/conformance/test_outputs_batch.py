@@ -23,7 +23,9 @@ def appended(events: EventSink) -> list[str]:
     return [e.subject_id for e in reversed(events.recent(limit=500)) if e.kind == "output.appended"]
 
 
-def test_append_many_stores_every_draft_in_order_with_its_lineage(outputs: OutputStore, output_events: EventSink) -> None:
+def test_append_many_stores_every_draft_in_order_with_its_lineage(
+    outputs: OutputStore, output_events: EventSink
+) -> None:
     root = outputs.append("t", 0, "planner", Progress(stage="plan"))
     other = outputs.append("t", 0, "planner", Progress(stage="plan b"))
     records = outputs.append_many([
@@ -82,7 +84,8 @@ def test_append_many_under_a_stale_fence_writes_nothing(
     old = output_fences.grant("writer-1")
     current = output_fences.grant("writer-1")
     other = output_fences.grant("writer-2")
-    batch = [draft("t", "writer-2", fence=Fence("writer-2", other)), draft("t", "writer-1", fence=Fence("writer-1", old))]
+    batch = [draft("t", "writer-2", fence=Fence("writer-2", other)),
+             draft("t", "writer-1", fence=Fence("writer-1", old))]
     with pytest.raises(StaleFencingToken):
         outputs.append_many(batch)
     assert outputs.list_outputs().total == 0 and appended(output_events) == []

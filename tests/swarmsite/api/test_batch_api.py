@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
@@ -51,12 +50,12 @@ def enqueue(client: Client, n: int, session: str = S) -> list[str]:
     return [ok(post(client, f"{session}/queue", body))["batch_id"] for _ in range(n)]
 
 
-def statements(call: Callable[[], Any]) -> int:
+def statements(client: Client, path: str, body: Any, status: int = 200) -> int:
     """SQL statements one request runs, the token lookup and SAVEPOINTs included (the test's transaction
     turns the request's own into savepoints), on the configured database (PostgreSQL adds the event log's
     append lock)."""
     with CaptureQueriesContext(connection) as queries:
-        call()
+        ok(post(client, path, body), status)
     return len(queries)
 
 
@@ -128,8 +127,7 @@ def test_heartbeat_many_refuses_an_agent_named_twice(api: Client) -> None:
 
 def test_heartbeat_many_costs_the_same_statements_for_5_or_100_agents(api: Client) -> None:
     few, many = [register(api) for _ in range(5)], [register(api) for _ in range(100)]
-    costs = [statements(lambda ids=ids: ok(post(api, f"{V1}/agents/heartbeats", {"agent_ids": ids})))
-             for ids in (few, many)]
+    costs = [statements(api, f"{V1}/agents/heartbeats", {"agent_ids": ids}) for ids in (few, many)]
     assert costs[0] == costs[1] <= 10, costs
 
 
@@ -188,8 +186,7 @@ def test_claim_many_by_an_agent_that_is_not_online_is_404(api: Client) -> None:
 def test_claim_many_costs_the_same_statements_for_3_or_60_claims(api: Client) -> None:
     agent = register(api)
     enqueue(api, 63)
-    costs = [statements(lambda n=n: ok(post(api, f"{S}/queue/claims", {"agent_id": agent, "max_claims": n})))
-             for n in (3, 60)]
+    costs = [statements(api, f"{S}/queue/claims", {"agent_id": agent, "max_claims": n}) for n in (3, 60)]
     assert costs[0] == costs[1] <= 14, costs
 
 
@@ -248,8 +245,7 @@ def test_complete_many_costs_the_same_statements_for_3_or_60_claims(api: Client)
     enqueue(api, 63)
     few = ok(post(api, f"{S}/queue/claims", {"agent_id": agent, "max_claims": 3}))["claims"]
     many = ok(post(api, f"{S}/queue/claims", {"agent_id": agent, "max_claims": 60}))["claims"]
-    costs = [statements(lambda c=c: ok(post(api, f"{S}/queue/completions", {"claims": refs(c)})))
-             for c in (few, many)]
+    costs = [statements(api, f"{S}/queue/completions", {"claims": refs(c)}) for c in (few, many)]
     assert costs[0] == costs[1] <= 13, costs
 
 
@@ -314,7 +310,7 @@ def test_append_many_refuses_bad_input_with_422(api: Client, body: Any) -> None:
 
 def test_append_many_costs_the_same_statements_for_3_or_60_outputs(api: Client) -> None:
     parent = ok(post(api, f"{V1}/outputs", item("planner")), 201)["ref"]
-    costs = [statements(lambda n=n: ok(post(api, f"{V1}/outputs/batch", {"outputs": [
-        item(stage=f"s{i}", parent_refs=[parent], idempotency_key=f"{n}-{i}") for i in range(n)]}), 201))
+    costs = [statements(api, f"{V1}/outputs/batch", {"outputs": [
+        item(stage=f"s{i}", parent_refs=[parent], idempotency_key=f"{n}-{i}") for i in range(n)]}, 201)
              for n in (3, 60)]
     assert costs[0] == costs[1] <= 16, costs
