@@ -140,6 +140,11 @@ class LeaseProvider(Protocol):
         """The identity that owns the resource, or None (unowned resources are unfenced)."""
         ...
 
+    def owners_of(self, kind: str, resource_ids: Sequence[str]) -> dict[str, str]:
+        """The owning identity of each owned resource among `resource_ids` (unowned ones are absent), in
+        one read: what a batch write checks."""
+        ...
+
     def grant_of(self, token: int) -> tuple[str, UUID] | None:
         """(identity, agent) the token was granted to by acquire; None for tokens minted by a fence."""
         ...

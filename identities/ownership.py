@@ -12,7 +12,7 @@ transaction rolled back. Ownership is recorded when a resource is created or bou
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import replace
 from uuid import UUID
 
@@ -63,6 +63,37 @@ class OwnershipOps(RuntimeCore):
                 if owner is not None and bound is None and caller is not None and caller.privileged:
                     self._audit(caller.name, "unfenced_write", owner, "", self._clock.now(), ok=True,
                                 result={"operation": operation, "resource": f"{kind.value}:{resource_id}"})
+        except StaleFencingToken as exc:
+            if caller is not None:
+                exc.context.setdefault("caller", caller.name)
+            self.record_stale_write(exc)
+            raise
+
+    @contextlib.contextmanager
+    def owned_writes(
+        self, kind: Owned, writes: Sequence[tuple[str, Fence | None]], *, operation: str, caller: Caller | None = None
+    ) -> Iterator[list[Fence | None]]:
+        """`owned_write` for a batch: one transaction for every (resource, fence) of the batch, each
+        distinct pair authorized once by the same rule (owners read in one go). Yields the bound fence of
+        each write, in order; the first refusal refuses the whole batch and is recorded as usual."""
+        try:
+            with self._atomic():
+                owners = self._leases.owners_of(kind.value, list(dict.fromkeys(r for r, _ in writes)))
+                decided: dict[tuple[str, Fence | None], Fence | None] = {}
+                for resource_id, fence in writes:
+                    if (resource_id, fence) not in decided:
+                        granted = self._leases.grant_of(fence.token) if fence is not None else None
+                        decided[(resource_id, fence)] = self._authorize(
+                            owners.get(resource_id), granted, kind, resource_id, fence, operation, caller
+                        )[0]
+                with whole_write():
+                    yield [decided[write] for write in writes]
+                if caller is not None and caller.privileged:
+                    for resource_id, fence in dict.fromkeys(writes):
+                        owner = owners.get(resource_id)
+                        if owner is not None and decided[(resource_id, fence)] is None:
+                            self._audit(caller.name, "unfenced_write", owner, "", self._clock.now(), ok=True,
+                                        result={"operation": operation, "resource": f"{kind.value}:{resource_id}"})
         except StaleFencingToken as exc:
             if caller is not None:
                 exc.context.setdefault("caller", caller.name)

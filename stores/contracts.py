@@ -11,7 +11,7 @@ from typing import Any, Protocol
 from uuid import UUID
 
 from stores.metrics_types import MetricIncrement, MetricPoint
-from stores.output_types import OutputEvent, OutputKind, OutputRecord, OutputRef
+from stores.output_types import OutputDraft, OutputEvent, OutputKind, OutputRecord, OutputRef
 from stores.persistence_types import (
     AttachmentIntent,
     AttachmentManifestEntry,
@@ -28,6 +28,7 @@ from stores.persistence_types import (
 )
 from stores.queue_types import (
     ClaimHandle,
+    CompletionResult,
     QueuedWorkBatch,
     QueuedWorkBatchDraft,
     QueuedWorkClaim,
@@ -54,7 +55,7 @@ from stores.thread_types import (
     PruneStrategy,
     ThreadSummary,
 )
-from stores.types import AgentRecord, AgentState, Event, Fence, Page
+from stores.types import AgentRecord, AgentState, Event, EventDraft, Fence, HeartbeatResult, Page
 
 
 class EventSink(Protocol):
@@ -71,6 +72,11 @@ class EventSink(Protocol):
         durable: bool = True,
     ) -> Event:
         """Append an event (durable=False: publish live only, no log entry, id None)."""
+        ...
+
+    def emit_many(self, drafts: Sequence[EventDraft], now: datetime) -> list[Event]:
+        """Append several events as `emit` would, in order, in as few statements as the backend can
+        (one insert for every durable draft); each is published after commit."""
         ...
 
     def since(
@@ -112,6 +118,12 @@ class LifecycleStore(Protocol):
 
     def heartbeat(self, agent_id: UUID) -> AgentRecord:
         """Refresh liveness. NotFound if unknown or offline; AgentExpired if silent past the TTL."""
+        ...
+
+    def heartbeat_many(self, agent_ids: Sequence[UUID]) -> list[HeartbeatResult]:
+        """Heartbeat each agent as `heartbeat` would, one result per id in order, in a fixed number of
+        statements: OK, AGENT_EXPIRED (expired and freed like the single call) or NOT_FOUND; never raises
+        for one agent. Ids must be distinct (InvalidInput)."""
         ...
 
     def deregister(self, agent_id: UUID) -> None:
@@ -267,6 +279,13 @@ class OutputStore(Protocol):
         the producer's same idempotency key and the same content returns the first record."""
         ...
 
+    def append_many(self, drafts: Sequence[OutputDraft]) -> list[OutputRecord]:
+        """Append every draft as `append` would (the same checks, refs, lineage and events), all or
+        nothing in one transaction, in a fixed number of statements; records in draft order (their seq
+        ascending). A draft whose producer's idempotency key was used answers that record (or
+        IdempotencyKeyReused for another content, failing the batch); one key twice is InvalidInput."""
+        ...
+
     def get(self, ref: OutputRef) -> OutputRecord:
         """One record by ref. NotFound."""
         ...
@@ -396,6 +415,19 @@ class RuntimePersistence(Protocol):
         """Claim exactly these ids if they are the next ready group, in order; otherwise abandon and None."""
         ...
 
+    def claim_ready_queued_work_many(
+        self,
+        session_id: str,
+        owner_id: str,
+        boundary: QueuedWorkClaimBoundary,
+        lease_ttl_ms: int,
+        max_batches: int,
+        max_claims: int,
+    ) -> list[QueuedWorkClaim]:
+        """Up to max_claims claims, each the group claim_ready_queued_work would take next (its own claim
+        id, lease token and event), taken together in one transaction; [] when nothing is ready."""
+        ...
+
     def renew_queued_work_claim(self, claim: ClaimHandle, lease_ttl_ms: int) -> QueuedWorkClaim:
         """Extend the claim to now + ttl. QueuedWorkClaimExpired unless it still holds every batch."""
         ...
@@ -409,6 +441,14 @@ class RuntimePersistence(Protocol):
     ) -> list[QueuedWorkBatch]:
         """Delete claimed batches without a head commit, under the same guard as a commit's completions
         (QueuedWorkClaimExpired, all or nothing). An extension for inbox-only workers."""
+        ...
+
+    def complete_queued_work_many(
+        self, completions: Sequence[QueuedWorkCompletion], *, fence: Fence | None = None
+    ) -> list[CompletionResult]:
+        """Complete each claim that still holds every batch it names, in one transaction; the others
+        answer CLAIM_EXPIRED and change nothing. The fence is checked once for all (StaleFencingToken:
+        nothing completed). A claim named twice is InvalidInput."""
         ...
 
     def cancel_queued_work_batch(self, session_id: str, batch_id: str) -> QueuedWorkBatch | None:

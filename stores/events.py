@@ -5,13 +5,13 @@ from __future__ import annotations
 import hashlib
 import itertools
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from stores.errors import EventsPruned
 from stores.retention_types import TableRetention
-from stores.types import Event
+from stores.types import Event, EventDraft
 
 if TYPE_CHECKING:
     from stores.contracts import EventSink
@@ -21,6 +21,9 @@ DASHBOARD_GROUP = "swarm.dashboard"
 Publisher = Callable[[Event], None]
 # Called with each durable event as it is appended, in the write's transaction (the metrics rollup).
 AppendHook = Callable[[Event], None]
+# The same for a batch of durable events appended together (EventSink.emit_many): one call, so the
+# rollup writes each bucket once however many events the batch holds.
+BatchAppendHook = Callable[[Sequence[Event]], None]
 
 
 def subject_group(subject_type: str, subject_id: str) -> str:
@@ -52,8 +55,12 @@ def event_groups(event: Event) -> list[str]:
 class InMemoryEventLog:
     """An ephemeral event log for tests and embedding; publishes at once (there is no transaction)."""
 
-    def __init__(self, publisher: Publisher | None = None, on_append: AppendHook | None = None) -> None:
+    def __init__(
+        self, publisher: Publisher | None = None, on_append: AppendHook | None = None,
+        on_append_many: BatchAppendHook | None = None,
+    ) -> None:
         self._on_append = on_append
+        self._on_append_many = on_append_many
         self._events: list[Event] = []
         self._ids = itertools.count(1)
         self._lock = threading.Lock()
@@ -86,6 +93,25 @@ class InMemoryEventLog:
         if self._publisher is not None:
             self._publisher(event)
         return event
+
+    def emit_many(self, drafts: Sequence[EventDraft], now: datetime) -> list[Event]:
+        with self._lock:
+            events = [
+                Event(d.kind, d.subject_type, d.subject_id, dict(d.payload), now,
+                      next(self._ids) if d.durable else None)
+                for d in drafts
+            ]
+            self._events.extend(e for e in events if e.id is not None)
+        durable = [e for e in events if e.id is not None]
+        if durable and self._on_append_many is not None:
+            self._on_append_many(durable)
+        elif self._on_append is not None:
+            for event in durable:
+                self._on_append(event)
+        if self._publisher is not None:
+            for event in events:
+                self._publisher(event)
+        return events
 
     def _matching(self, subject_type: str | None, subject_id: str | None) -> list[Event]:
         return [

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
+from uuid import UUID
 
+from stores.errors import InvalidInput
 from stores.types import AgentRecord
 
 
@@ -17,3 +20,13 @@ def agent_payload(record: AgentRecord) -> dict[str, Any]:
         "last_heartbeat": record.last_heartbeat.isoformat(),
         "state_changed_at": record.state_changed_at.isoformat(),
     }
+
+
+def distinct_agents(agent_ids: Sequence[UUID]) -> list[UUID]:
+    """The ids of a batch call, in order; InvalidInput if one is named twice (a caller bug, and two
+    answers for one agent would contradict each other)."""
+    ids = list(agent_ids)
+    if len(set(ids)) != len(ids):
+        twice = sorted({str(a) for a in ids if ids.count(a) > 1})
+        raise InvalidInput(f"agent ids named more than once: {', '.join(twice)}", duplicate_ids=twice)
+    return ids

@@ -75,3 +75,14 @@ def count_event(rollup: MetricsRollup, event: Event) -> None:
     increments = increments_for(event)
     if increments:
         rollup.add(increments, epoch_minute(event.created_at))
+
+
+def count_events(rollup: MetricsRollup, events: Sequence[Event]) -> None:
+    """The event log's batch append hook: one rollup write per minute the events fall in."""
+    by_minute: dict[int, list[MetricIncrement]] = {}
+    for event in events:
+        increments = increments_for(event)
+        if increments:
+            by_minute.setdefault(epoch_minute(event.created_at), []).extend(increments)
+    for minute, increments in by_minute.items():
+        rollup.add(increments, minute)

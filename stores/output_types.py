@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import enum
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from stores.errors import InvalidInput
+from stores.types import Fence
 
 # "out-" + 10 lowercase hex digits. Unique, not unguessable: access control lives elsewhere.
 OutputRef = str
@@ -116,6 +117,19 @@ class OutputRecord:
     @property
     def kind(self) -> OutputKind:
         return self.event.kind
+
+
+@dataclass(frozen=True)
+class OutputDraft:
+    """One append of a batch (OutputStore.append_many): the single append's arguments."""
+
+    task_id: str
+    attempt: int
+    producer_agent: str
+    event: OutputEvent
+    parent_refs: Sequence[OutputRef] = ()
+    fence: Fence | None = None
+    idempotency_key: str | None = None
 
 
 def content_to_json(content: ContentRef) -> dict[str, Any]:

@@ -16,6 +16,7 @@ from stores.output_types import (
     FileRef,
     Final,
     InlineContent,
+    OutputDraft,
     OutputEvent,
     OutputRecord,
     OutputRef,
@@ -42,6 +43,16 @@ def check_parent_refs(parent_refs: Sequence[OutputRef]) -> tuple[OutputRef, ...]
     if len(refs) > MAX_PARENTS:
         raise InvalidInput(f"at most {MAX_PARENTS} parent refs", limit=MAX_PARENTS)
     return refs
+
+
+def check_drafts(drafts: Sequence[OutputDraft]) -> list[tuple[OutputRef, ...]]:
+    """Each draft's parents as stored; InvalidInput if a producer's idempotency key is named twice."""
+    keys = [(d.producer_agent, d.idempotency_key) for d in drafts if d.idempotency_key is not None]
+    if len(set(keys)) != len(keys):
+        twice = sorted({f"{p}/{k}" for p, k in keys if keys.count((p, k)) > 1})
+        raise InvalidInput(f"one producer's idempotency key is used twice in the batch: {', '.join(twice)}",
+                           duplicate_keys=twice)
+    return [check_parent_refs(d.parent_refs) for d in drafts]
 
 
 def _clip(text: str) -> str:

@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Any
 
 from stores.contracts import FenceGuard
-from stores.errors import Serialization, SessionBindingMismatch, UnsupportedRecordSchemaVersion
+from stores.errors import InvalidInput, Serialization, SessionBindingMismatch, UnsupportedRecordSchemaVersion
 from stores.fencing import check_fence
 from stores.persistence_types import (
     Append,
@@ -31,6 +31,7 @@ from stores.queue_types import (
     QueuedWorkBatch,
     QueuedWorkClaim,
     QueuedWorkClaimBoundary,
+    QueuedWorkCompletion,
     QueuedWorkItem,
     QueuedWorkPayload,
     SlotPolicy,
@@ -241,6 +242,30 @@ def claim_group(
                 break
             group.append(batch)
     return group
+
+
+def claim_groups(
+    candidates: Sequence[QueuedWorkBatch], boundary: QueuedWorkClaimBoundary, max_batches: int, max_claims: int
+) -> list[list[QueuedWorkBatch]]:
+    """The groups up to max_claims claims take one after another: each is the claim_group of what the
+    ones before it left, so a batch claim takes exactly what as many single claims in a row would."""
+    groups: list[list[QueuedWorkBatch]] = []
+    rest = list(candidates)
+    while rest and len(groups) < max_claims:
+        group = claim_group(rest, boundary, max_batches)
+        if not group:
+            break
+        groups.append(group)
+        rest = rest[len(group) :]
+    return groups
+
+
+def distinct_claims(completions: Sequence[QueuedWorkCompletion]) -> None:
+    """A batch completion names each claim once (twice would complete one claim two ways)."""
+    ids = [c.claim_id for c in completions]
+    if len(set(ids)) != len(ids):
+        twice = sorted({i for i in ids if ids.count(i) > 1})
+        raise InvalidInput(f"claims named more than once: {', '.join(twice)}", duplicate_claim_ids=twice)
 
 
 def batch_payload(batch: QueuedWorkBatch) -> dict[str, Any]:

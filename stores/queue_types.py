@@ -197,5 +197,24 @@ class QueuedWorkClaim:
         return QueuedWorkCompletion(self.session_id, self.claim_id, self.lease_token, tuple(self.batch_ids))
 
 
+class CompletionOutcome(enum.StrEnum):
+    """What one completion of a batch call did: done, or the error code the single call would raise."""
+
+    COMPLETED = "completed"
+    # The claim no longer holds every batch it names (it expired and was taken, was abandoned, was
+    # already completed, or the lease token is wrong): nothing of it was completed.
+    CLAIM_EXPIRED = "queued_work_claim_expired"
+
+
+@dataclass(frozen=True)
+class CompletionResult:
+    claim_id: str
+    outcome: CompletionOutcome
+    batches: Sequence[QueuedWorkBatch] = ()  # what it completed
+
+
+# At most this many batches are read to form the claims of one batch claim (a bound on what it locks).
+MAX_CLAIM_CANDIDATES = 1000
+
 # What renew and abandon accept: the claim itself, or the proof an API caller sends back.
 ClaimHandle = QueuedWorkClaim | QueuedWorkCompletion

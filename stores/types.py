@@ -40,6 +40,21 @@ class AgentRecord:
         return max(0.0, (now - self.last_heartbeat).total_seconds())
 
 
+class HeartbeatOutcome(enum.StrEnum):
+    """What one heartbeat of a batch did: the single call's answer, as a value instead of an error."""
+
+    OK = "ok"
+    AGENT_EXPIRED = "agent_expired"  # silent past the TTL: expired now (or before); register again
+    NOT_FOUND = "not_found"  # never registered, or deregistered
+
+
+@dataclass(frozen=True)
+class HeartbeatResult:
+    agent_id: UUID
+    outcome: HeartbeatOutcome
+    record: AgentRecord | None = None  # the refreshed agent when the outcome is OK
+
+
 @dataclass(frozen=True)
 class Event:
     """One entry of the event log. `id` is None for live-only events (coalesced heartbeats)."""
@@ -50,6 +65,17 @@ class Event:
     payload: dict[str, Any]
     created_at: datetime
     id: int | None = None
+
+
+@dataclass(frozen=True)
+class EventDraft:
+    """An event a batch write appends with others in one go (EventSink.emit_many)."""
+
+    kind: str
+    subject_type: str
+    subject_id: str
+    payload: dict[str, Any]
+    durable: bool = True
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,7 @@ adds liveness and the generic `request`."""
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterable
 from typing import Any
 
 from swarmclient.core import Call, R, Sender, with_key
@@ -26,6 +27,13 @@ class AgentEndpoints(Sender[R]):
     def heartbeat(self) -> R:
         """Refresh liveness; raises AgentExpired after a silence past the TTL (register again)."""
         return self._send(Call("POST", f"/agents/{self.agent_id}/heartbeat", idempotent=True))
+
+    def heartbeat_many(self, agent_ids: Iterable[uuid.UUID | str]) -> R:
+        """Refresh up to 500 agents in one call (a process hosting many): `{"results": [{"agent_id",
+        "outcome": "ok" | "agent_expired" | "not_found", "last_heartbeat"}], "ok", "ttl_s"}`. One expired
+        agent never fails the batch; register it again. Safe to retry."""
+        body = {"agent_ids": [str(a) for a in agent_ids]}
+        return self._send(Call("POST", "/agents/heartbeats", json=body, idempotent=True))
 
     def deregister(self) -> R:
         """Mark this agent offline on a clean shutdown (idempotent)."""

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from swarmclient.core import Call, R, Sender, fields, with_key
@@ -42,7 +42,25 @@ def final(content: Any, *, ok: bool = True) -> dict[str, Any]:
     return {"type": "final", "content": _content(content), "ok": ok}
 
 
+def output_item(
+    task_id: str, attempt: int, producer: str, event: dict[str, Any], *, parent_refs: Iterable[str] = (),
+    identity: str | None = None, fencing_token: int | None = None, idempotency_key: str | None = None,
+) -> dict[str, Any]:
+    """One append of `append_outputs(...)` (the arguments of `append_output`)."""
+    return fields(task_id=task_id, attempt=attempt, producer_agent=producer, event=event,
+                  parent_refs=list(parent_refs), identity=identity, fencing_token=fencing_token,
+                  idempotency_key=idempotency_key)
+
+
 class OutputEndpoints(Sender[R]):
+    def append_outputs(self, outputs: Iterable[Mapping[str, Any]], *, idempotency_key: str | None = None) -> R:
+        """Append up to 100 outputs (`output_item(...)` each) in one call, all or nothing: the records,
+        in order. Each is checked as `append_output` checks it (UnknownParent, StaleFencingToken, ...).
+        Retried under one Idempotency-Key, so the batch is stored once."""
+        body = {"outputs": [dict(o) for o in outputs]}
+        return self._send(Call("POST", "/outputs/batch", json=body, idempotent=True,
+                               headers=with_key(None, idempotency_key), parse=lambda answer: answer["items"]))
+
     def append_output(
         self, task_id: str, attempt: int, producer: str, event: dict[str, Any], *,
         parent_refs: Iterable[str] = (), identity: str | None = None, fencing_token: int | None = None,

@@ -107,6 +107,20 @@ class SessionEndpoints(Sender[R]):
         return self._send(Call("POST", f"/sessions/{session_id}/queue/claim", json=body, idempotent=True,
                                headers=headers))
 
+    def claim_many(
+        self, session_id: str, *, max_claims: int | None = None, max_batches: int | None = None,
+        boundary: str | None = None, lease_ttl_ms: int | None = None, fencing_token: int | None = None,
+        idempotency_key: str | None = None,
+    ) -> R:
+        """Take up to `max_claims` claims for this agent in one call: a list of claims (each renews,
+        abandons and completes on its own), empty when nothing is ready. Retried under one
+        Idempotency-Key, so a retry whose answer was lost gets the same claims back."""
+        body = fields(agent_id=str(self.agent_id), max_claims=max_claims, max_batches=max_batches,
+                      boundary=boundary, lease_ttl_ms=lease_ttl_ms)
+        headers = fenced(with_key(None, idempotency_key), fencing_token)
+        return self._send(Call("POST", f"/sessions/{session_id}/queue/claims", json=body, idempotent=True,
+                               headers=headers, parse=lambda answer: answer["claims"]))
+
     def renew_claim(
         self, session_id: str, claim: ClaimRef, *, lease_ttl_ms: int | None = None, fencing_token: int | None = None
     ) -> R:
@@ -127,6 +141,16 @@ class SessionEndpoints(Sender[R]):
         QueuedWorkClaimExpired if the claim lost a batch. Sent once."""
         body = fields(**claim_ref(claim), identity=identity, fencing_token=fencing_token)
         return self._send(Call("POST", f"/sessions/{session_id}/queue/complete", json=body))
+
+    def complete_claims(
+        self, session_id: str, claims: Iterable[ClaimRef], *, identity: str | None = None,
+        fencing_token: int | None = None,
+    ) -> R:
+        """Finish several claims in one call: `{"results": [{"claim_id", "outcome": "completed" |
+        "queued_work_claim_expired", "completed_batch_ids"}], "completed_batch_ids"}`. A lost lease
+        refuses the whole call (StaleFencingToken, ...). Sent once."""
+        body = fields(claims=[claim_ref(c) for c in claims], identity=identity, fencing_token=fencing_token)
+        return self._send(Call("POST", f"/sessions/{session_id}/queue/completions", json=body))
 
     def cancel_batch(self, session_id: str, batch_id: str, *, fencing_token: int | None = None) -> R:
         """Remove a batch nobody holds; QueuedWorkBatchHeld while a live claim holds it."""

@@ -9,7 +9,7 @@ import inspect
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from swarmclient.errors import LeaseLost, NoActiveLease, NotFound, StaleFencingToken, SwarmError
@@ -67,6 +67,14 @@ class _LeaseState:
 
     def _producer(self, producer: str | None) -> str:
         return producer if producer is not None else self.identity
+
+    def _fenced_items(self, outputs: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
+        """Batch appends: the producer defaults to this identity, and its own outputs carry the fence."""
+        items = []
+        for output in outputs:
+            item = {"producer_agent": self.identity, **output}
+            items.append({**item, **self.fence} if item["producer_agent"] == self.identity else item)
+        return items
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.identity} token={self.token}>"
@@ -165,6 +173,20 @@ class Lease(_LeaseState):
     def claim(self, session_id: str, **options: Any) -> Any:
         """Claim work in this identity's session (its inbox); None when there is nothing."""
         return self.call("claim", session_id, **options)
+
+    def claim_many(self, session_id: str, **options: Any) -> Any:
+        """Up to `max_claims` claims in this identity's session at once; [] when there is nothing."""
+        return self.call("claim_many", session_id, **options)
+
+    def complete_claims(self, session_id: str, claims: Iterable[Mapping[str, Any]]) -> Any:
+        """Finish several claims in one call (per-claim outcomes; a lost lease refuses them all)."""
+        return self._fenced(lambda: self._client.complete_claims(session_id, claims, **self.fence))
+
+    def append_outputs(self, outputs: Iterable[Mapping[str, Any]], *, idempotency_key: str | None = None) -> Any:
+        """Append several outputs at once (`output_item(...)` each; the producer defaults to this identity,
+        whose outputs carry the lease's token), all or nothing."""
+        items = self._fenced_items(outputs)
+        return self._fenced(lambda: self._client.append_outputs(items, idempotency_key=idempotency_key))
 
     def call(self, name: str, *args: Any, **kwargs: Any) -> Any:
         """Any fenced write of the client under this lease, with its token: `lease.call("renew_claim",
@@ -270,6 +292,21 @@ class AsyncLease(_LeaseState):
     async def claim(self, session_id: str, **options: Any) -> Any:
         """Claim work in this identity's session (its inbox); None when there is nothing."""
         return await self.call("claim", session_id, **options)
+
+    async def claim_many(self, session_id: str, **options: Any) -> Any:
+        """Up to `max_claims` claims in this identity's session at once; [] when there is nothing."""
+        return await self.call("claim_many", session_id, **options)
+
+    async def complete_claims(self, session_id: str, claims: Iterable[Mapping[str, Any]]) -> Any:
+        """Finish several claims in one call (per-claim outcomes; a lost lease refuses them all)."""
+        return await self._fenced(self._client.complete_claims(session_id, claims, **self.fence))
+
+    async def append_outputs(
+        self, outputs: Iterable[Mapping[str, Any]], *, idempotency_key: str | None = None
+    ) -> Any:
+        """Append several outputs at once (see Lease.append_outputs)."""
+        items = self._fenced_items(outputs)
+        return await self._fenced(self._client.append_outputs(items, idempotency_key=idempotency_key))
 
     async def call(self, name: str, *args: Any, **kwargs: Any) -> Any:
         """Any fenced write of the client under this lease, with its token (see Lease.call)."""

@@ -29,11 +29,12 @@ if TYPE_CHECKING:
 @functools.cache
 def event_log() -> EventSink:
     from stores.backends.orm.events import OrmEventLog
-    from stores.metrics import count_event
+    from stores.metrics import count_event, count_events
     from swarmsite.live.publish import publish
 
     rollup = metrics_rollup()
-    return OrmEventLog(publisher=publish, on_append=lambda event: count_event(rollup, event))
+    return OrmEventLog(publisher=publish, on_append=lambda event: count_event(rollup, event),
+                       on_append_many=lambda events: count_events(rollup, events))
 
 
 @functools.cache

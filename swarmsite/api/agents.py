@@ -10,8 +10,9 @@ from django.conf import settings
 from django.http import HttpRequest
 from ninja import Query, Router, Schema
 from ninja.responses import Status
+from pydantic import Field
 
-from stores.types import AgentRecord, AgentState
+from stores.types import AgentRecord, AgentState, HeartbeatOutcome
 from swarmsite.api.errors import COMMON_ERRORS, ErrorOut
 from swarmsite.api.schemas import JsonObject, PageOut, PageParams, ShortText
 from swarmsite.composition import lifecycle_store
@@ -35,6 +36,32 @@ class AgentOut(Schema):
     metadata: dict[str, Any]
 
 
+# The most agents one batch heartbeat may name (a process hosting more splits its beat).
+MAX_HEARTBEATS = 500
+
+
+class HeartbeatsIn(Schema):
+    agent_ids: list[UUID] = Field(
+        min_length=1, max_length=MAX_HEARTBEATS,
+        description=f"The agents to refresh (1 to {MAX_HEARTBEATS}, each once).",
+    )
+
+
+class HeartbeatResultOut(Schema):
+    agent_id: UUID
+    outcome: HeartbeatOutcome = Field(
+        description="`ok`, or the code the single heartbeat would have answered: `agent_expired` (silent past "
+        "the TTL; it is expired now and must register again) or `not_found` (never registered, or deregistered)."
+    )
+    last_heartbeat: datetime | None = Field(description="The refreshed heartbeat time when `ok`.")
+
+
+class HeartbeatsOut(Schema):
+    results: list[HeartbeatResultOut]
+    ok: int = Field(description="How many agents were refreshed.")
+    ttl_s: float
+
+
 class AgentFilter(PageParams):
     state: AgentState | None = None
 
@@ -49,6 +76,23 @@ def agent_out(record: AgentRecord) -> dict[str, Any]:
         "state_changed_at": record.state_changed_at,
         "ttl_s": settings.SWARM_AGENT_TTL_S,
         "metadata": record.metadata,
+    }
+
+
+# Before the /{agent_id} routes, so the path is never read as an agent id.
+@agents_router.post("/heartbeats", response={200: HeartbeatsOut, **COMMON_ERRORS}, summary="Heartbeat many agents")
+def heartbeat_many(request: HttpRequest, body: HeartbeatsIn) -> dict[str, Any]:
+    """Refresh the liveness of up to 500 agents in one call (for a process hosting many agents), in a
+    fixed number of statements. Each agent gets its own outcome, exactly what its single heartbeat
+    would have answered: `ok`, `agent_expired` (expired now, its leases and claims freed; register it
+    again) or `not_found`. One expired agent never fails the batch. 422 `invalid_input` for an empty
+    list, more than 500 ids, or an id named twice."""
+    results = lifecycle_store().heartbeat_many(body.agent_ids)
+    return {
+        "results": [{"agent_id": r.agent_id, "outcome": r.outcome,
+                     "last_heartbeat": r.record.last_heartbeat if r.record else None} for r in results],
+        "ok": sum(r.outcome == HeartbeatOutcome.OK for r in results),
+        "ttl_s": settings.SWARM_AGENT_TTL_S,
     }
 
 

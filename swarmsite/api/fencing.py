@@ -6,6 +6,7 @@ caller's scope and the `Fencing-Token` header for routes whose bodies carry no f
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from contextlib import AbstractContextManager
 from typing import Annotated
 
@@ -48,3 +49,10 @@ def owned_write(
             raise InvalidInput(f"Fencing-Token must be at most {MAX_TOKEN}", field="Fencing-Token")
         fence = Fence(identity="", token=int(token))
     return identity_runtime().owned_write(kind, resource_id, fence, operation=operation, caller=caller_of(request))
+
+
+def owned_writes(
+    request: HttpRequest, kind: Owned, writes: Sequence[tuple[str, Fence | None]], operation: str
+) -> AbstractContextManager[list[Fence | None]]:
+    """A batch write's transaction, every (resource, fence) authorized; yields each write's bound fence."""
+    return identity_runtime().owned_writes(kind, writes, operation=operation, caller=caller_of(request))

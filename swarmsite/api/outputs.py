@@ -24,6 +24,7 @@ from stores.output_types import (
     FileRef,
     Final,
     InlineContent,
+    OutputDraft,
     OutputEvent,
     OutputKind,
     OutputRecord,
@@ -34,7 +35,7 @@ from stores.output_types import (
 from stores.outputs import MAX_PARENTS, preview_text
 from stores.types import Fence, Page
 from swarmsite.api.errors import COMMON_ERRORS, ErrorOut
-from swarmsite.api.fencing import owned_write
+from swarmsite.api.fencing import owned_write, owned_writes
 from swarmsite.api.schemas import NO_NUL, JsonValue, PageOut, PageParams
 from swarmsite.composition import output_store
 
@@ -112,6 +113,23 @@ class AppendIn(Schema):
         return self
 
 
+# The most outputs one batch append may carry.
+MAX_APPENDS = 100
+ItemKey = Annotated[str, Field(min_length=1, max_length=200, pattern=NO_NUL)]
+
+
+class AppendItemIn(AppendIn):
+    idempotency_key: ItemKey | None = Field(
+        None, description="As the single append's Idempotency-Key header: per producer, a retry returns the "
+                          "first record (default: derived from the batch's header, `<key>:<index>`)",
+    )
+
+
+class AppendManyIn(Schema):
+    outputs: list[AppendItemIn] = Field(min_length=1, max_length=MAX_APPENDS,
+                                        description=f"1 to {MAX_APPENDS} appends, stored in this order")
+
+
 class OutputOut(Schema):
     ref: str
     seq: int = Field(description="Insertion sequence: the higher, the later ('latest' means highest).")
@@ -125,6 +143,10 @@ class OutputOut(Schema):
     created_at: datetime
     identity: str | None
     fencing_token: int | None
+
+
+class AppendedOut(Schema):
+    items: list[OutputOut] = Field(description="One record per append, in the order sent")
 
 
 class OutputFilter(PageParams):
@@ -231,6 +253,33 @@ def append(
             fence=bound, idempotency_key=idempotency_key,
         )
     return Status(201, output_out(record))
+
+
+@outputs_router.post("/batch", response={201: AppendedOut, **WRITE_ERRORS}, summary="Append several outputs")
+def append_many(
+    request: HttpRequest,
+    body: AppendManyIn,
+    idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key", max_length=190, pattern=NO_NUL)] = None,
+) -> Status:
+    """Append up to 100 outputs in one transaction, all or nothing: each is checked as the single
+    `POST /outputs` checks it (parents must exist: 404 `unknown_parent`; an identity's outputs carry its
+    current `fencing_token`: 409 `fencing_token_required`, `fence_mismatch`, `stale_fencing_token`), and
+    one refusal writes nothing. Parents are outputs stored before the call. With an `Idempotency-Key`
+    header (or an item's own `idempotency_key`), a retry returns the same records."""
+    writes = [(item.producer_agent, _fence_of(item)) for item in body.outputs]
+    keys = [item.idempotency_key or (f"{idempotency_key}:{i}" if idempotency_key else None)
+            for i, item in enumerate(body.outputs)]
+    with owned_writes(request, Owned.IDENTITY, writes, "output.append_many") as bound:
+        records = output_store().append_many([
+            OutputDraft(item.task_id, item.attempt, item.producer_agent, to_event(item.event), item.parent_refs,
+                        fence, key)
+            for item, fence, key in zip(body.outputs, bound, keys, strict=True)
+        ])
+    return Status(201, {"items": [output_out(r) for r in records]})
+
+
+def _fence_of(item: AppendIn) -> Fence | None:
+    return Fence(identity=item.identity or "", token=item.fencing_token) if item.fencing_token is not None else None
 
 
 @outputs_router.get("", response={200: PageOut[OutputOut], **COMMON_ERRORS})

@@ -17,7 +17,7 @@ from identities.types import Owned
 from stores.errors import InvalidInput, NotFound, QueuedWorkBatchHeld
 from stores.persistence import epoch_ms
 from stores.persistence_types import AttachmentIntent
-from stores.queue_types import QueuedWorkBatchDraft
+from stores.queue_types import CompletionOutcome, QueuedWorkBatchDraft
 from stores.types import AgentState
 from swarmsite.api.errors import COMMON_ERRORS, ErrorOut
 from swarmsite.api.fencing import FencingTokenHeader, owned_write
@@ -30,10 +30,14 @@ from swarmsite.api.sessions_schemas import (
     BatchId,
     BatchOut,
     ClaimIn,
+    ClaimManyIn,
     ClaimOut,
     ClaimRefIn,
+    ClaimsOut,
     CompletedOut,
     CompleteIn,
+    CompleteManyIn,
+    CompletionsOut,
     EnqueueIn,
     EpochMs,
     IntentIn,
@@ -149,6 +153,60 @@ def complete(request: HttpRequest, session_id: SessionId, body: CompleteIn) -> d
     with owned_write(request, Owned.SESSION, session_id, "queue.complete", fence=body.fence()) as fence:
         done = store.complete_queued_work([body.completion(session_id)], fence=fence)
     return {"completed_batch_ids": [b.batch_id for b in done]}
+
+
+@queue_router.post("/{session_id}/queue/claims", response={200: ClaimsOut, **WRITE_ERRORS},
+                   summary="Claim several groups of batches at once")
+def claim_many(
+    request: HttpRequest, session_id: SessionId, body: ClaimManyIn, fencing_token: FencingTokenHeader = None
+) -> Any:
+    """Take up to `max_claims` claims for `agent_id` in one transaction: each is the group the single
+    `/queue/claim` would take next (so an exclusive batch is a claim of its own), with its own `claim_id`
+    and `lease_token` for renewing, abandoning or completing it. `claims` is empty when nothing is ready.
+    On PostgreSQL concurrent claimers skip each other's rows (`SKIP LOCKED`): no batch is claimed twice.
+    Fenced like `/queue/claim` (the `Fencing-Token` header in an identity's session), and with
+    `Idempotency-Key` a retry whose answer was lost gets the same claims back."""
+    key = idempotency_key(request)
+    earlier = earlier_answer(request, "queue.claim_many", key)
+    if earlier is not None:
+        return earlier
+    store = runtime_persistence().open(session_id)
+    owner, ttl = str(body.agent_id), claim_ttl_ms(body.lease_ttl_ms)
+    with owned_write(request, Owned.SESSION, session_id, "queue.claim_many", token=fencing_token):
+        _require_online(body.agent_id)
+        claims = store.claim_ready_queued_work_many(
+            session_id, owner, body.boundary, ttl, body.max_batches, body.max_claims
+        )
+        answer = {"claims": [claim_out(c) for c in claims]}
+        if claims:
+            remember(request, "queue.claim_many", key, answer)
+    return answer
+
+
+@queue_router.post("/{session_id}/queue/completions", response={200: CompletionsOut, **WRITE_ERRORS},
+                   summary="Complete several claims at once")
+def complete_many(request: HttpRequest, session_id: SessionId, body: CompleteManyIn) -> dict[str, Any]:
+    """Finish several claims in one transaction (as `/queue/complete` each, without a head commit). The
+    fence is the caller's and is checked once: under a lost lease the whole call is refused with 409
+    (`stale_fencing_token`, ...), nothing completed. Otherwise each claim gets its own outcome: `completed`,
+    or `queued_work_claim_expired` when it no longer holds every batch it names (nothing of that claim is
+    completed; the others are). 422 `invalid_input` for a claim named twice."""
+    store = runtime_persistence().open(session_id)
+    completions = [c.completion(session_id) for c in body.claims]
+    with owned_write(request, Owned.SESSION, session_id, "queue.complete_many", fence=body.fence()) as fence:
+        results = store.complete_queued_work_many(completions, fence=fence)
+    return {
+        "results": [{"claim_id": r.claim_id, "outcome": r.outcome,
+                     "completed_batch_ids": [b.batch_id for b in r.batches]} for r in results],
+        "completed_batch_ids": [b.batch_id for r in results if r.outcome == CompletionOutcome.COMPLETED
+                                for b in r.batches],
+    }
+
+
+def _require_online(agent_id: Any) -> None:
+    agent = lifecycle_store().get(agent_id)
+    if agent.state != AgentState.ONLINE:
+        raise NotFound(f"agent {agent_id} is {agent.state.value}; register it first", agent_id=str(agent_id))
 
 
 def _queue_page(session_id: str, page: QueueFilter, *, pending: bool) -> dict[str, Any]:

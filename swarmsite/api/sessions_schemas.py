@@ -24,6 +24,7 @@ from stores.persistence_types import (
 )
 from stores.queue_types import (
     PAYLOAD_FIELD,
+    CompletionOutcome,
     DeliveryPolicy,
     MergeKey,
     PayloadKind,
@@ -347,6 +348,43 @@ def claim_out(claim: QueuedWorkClaim) -> dict[str, Any]:
         "claimed_at_ms": claim.claimed_at_epoch_ms, "expires_at_ms": claim.expires_at_epoch_ms,
         "batches": [batch_out(b) for b in claim.batches],
     }
+
+
+# Batch calls of the inbox: how many claims one call takes or completes.
+MAX_CLAIMS = 100
+
+
+class ClaimManyIn(Schema):
+    agent_id: UUID = Field(description="The claiming agent; it must be online. Its expiry frees the claims.")
+    boundary: QueuedWorkClaimBoundary = QueuedWorkClaimBoundary.IDLE
+    lease_ttl_ms: TtlMs | None = Field(None, description="Default: the server's claim TTL")
+    max_claims: int = Field(16, ge=1, le=MAX_CLAIMS, description="At most this many claims (each its own lease token)")
+    max_batches: int = Field(16, ge=1, le=100, description="Per claim, as in `/queue/claim`: a join group of up "
+                                                           "to this many batches; an exclusive batch goes alone")
+
+
+class ClaimsOut(Schema):
+    claims: list[ClaimOut] = Field(description="In enqueue order; empty when nothing is ready")
+
+
+class CompleteManyIn(Fenced):
+    claims: list[ClaimRefIn] = Field(min_length=1, max_length=MAX_CLAIMS,
+                                     description="The claims to complete, each named once, as their claim answers "
+                                                 "returned them")
+
+
+class CompletionOut(Schema):
+    claim_id: str
+    outcome: CompletionOutcome = Field(
+        description="`completed`, or `queued_work_claim_expired` (what the single completion would answer: the "
+        "claim no longer holds every batch it names, so nothing of it was completed)"
+    )
+    completed_batch_ids: list[str]
+
+
+class CompletionsOut(Schema):
+    results: list[CompletionOut] = Field(description="One per claim, in the order sent")
+    completed_batch_ids: list[str] = Field(description="Every batch completed by this call")
 
 
 class RenewIn(ClaimRefIn):

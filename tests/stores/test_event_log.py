@@ -7,7 +7,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from stores.backends.orm.events import OrmEventLog
-from stores.types import Event
+from stores.types import Event, EventDraft
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -42,3 +42,22 @@ def test_since_filters_by_subject_and_pages_in_id_order() -> None:
     assert [e.id for e in log.since(0, subject_type="agent", subject_id="a")] == [ids[0], ids[2], ids[3]]
     assert [e.id for e in log.since(ids[0], limit=2)] == ids[1:3]
     assert [e.id for e in log.recent(limit=2)] == [ids[3], ids[2]]
+
+
+def test_events_appended_together_get_ids_in_order_and_are_published_after_commit_only() -> None:
+    published: list[Event] = []
+    log = OrmEventLog(publisher=published.append)
+    drafts = [EventDraft("agent.heartbeat", "agent", "a", {}, durable=False),
+              EventDraft("queue.claimed", "session", "s", {"n": 1}),
+              EventDraft("queue.claimed", "session", "s", {"n": 2})]
+    with transaction.atomic():
+        events = log.emit_many(drafts, timezone.now())
+        assert published == []
+    assert events[0].id is None and events[1].id is not None and events[2].id == events[1].id + 1
+    assert [e.payload.get("n") for e in published] == [None, 1, 2]
+    assert [e.id for e in log.since(0)] == [events[1].id, events[2].id]
+
+    with pytest.raises(RuntimeError), transaction.atomic():
+        log.emit_many(drafts[1:], timezone.now())
+        raise RuntimeError("fault injected after the events were written")
+    assert len(published) == 3 and len(log.since(0)) == 2

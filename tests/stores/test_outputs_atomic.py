@@ -15,7 +15,7 @@ from stores.backends.orm.events import OrmEventLog
 from stores.backends.orm.outputs import OrmOutputStore
 from stores.errors import NotFound, StorageError
 from stores.models import EventRecord, Output, OutputLink
-from stores.output_types import Final, InlineContent, Progress
+from stores.output_types import Final, InlineContent, OutputDraft, Progress
 from stores.outputs import ProducerSignal
 from stores.types import Event
 
@@ -94,6 +94,18 @@ def test_append_failing_after_the_output_row_leaves_nothing_behind(
     fail_inserts_into(failing)  # type: ignore[operator]
     with pytest.raises(StorageError):
         store.append("t", 2, "child-writer", DONE, [parent.ref])
+    assert_only_the_parent_is_visible(store, parent.ref, published)
+
+
+@pytest.mark.parametrize("failing", [OutputLink, EventRecord], ids=["before-lineage-rows", "before-event-rows"])
+def test_a_batch_append_failing_after_the_output_rows_leaves_nothing_behind(
+    store: OrmOutputStore, published: list[Event], fail_inserts_into: object, failing: type
+) -> None:
+    parent = store.append("t", 1, "writer", Progress(stage="parent"))
+    fail_inserts_into(failing)  # type: ignore[operator]
+    drafts = [OutputDraft("t", 2, "child-writer", DONE, (parent.ref,)), OutputDraft("t", 2, "child-writer", DONE)]
+    with pytest.raises(StorageError):
+        store.append_many(drafts)
     assert_only_the_parent_is_visible(store, parent.ref, published)
 
 

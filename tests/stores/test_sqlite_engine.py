@@ -94,7 +94,13 @@ def test_a_writer_that_waits_too_long_hears_the_database_is_locked(settings: obj
             holding.set()
             release.wait(10)
 
-    thread = threading.Thread(target=lambda: (holds(), connections.close_all()))
+    def run() -> None:
+        try:
+            holds()
+        finally:
+            connections.close_all()
+
+    thread = threading.Thread(target=run)
     thread.start()
     assert holding.wait(10)
     try:

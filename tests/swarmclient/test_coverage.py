@@ -24,8 +24,9 @@ def client_operations() -> set[tuple[str, str]]:
     i, s, r, t = "{identity}", "{session_id}", "{runtime_id}", "{thread_id}"
     calls: list[Any] = [
         c.health(), c.request("GET", "/noop"), c.request("POST", "/noop"),
-        c.register(), c.heartbeat(), c.deregister(), c.get_agent(), c.list_agents(),
-        c.append_output("t", 0, "p", {}), c.list_outputs(), c.latest_output("p"), c.wait_output("p"),
+        c.register(), c.heartbeat(), c.heartbeat_many([]), c.deregister(), c.get_agent(), c.list_agents(),
+        c.append_output("t", 0, "p", {}), c.append_outputs([]), c.list_outputs(), c.latest_output("p"),
+        c.wait_output("p"),
         c.outputs_for_attempt("t", 0), c.get_output("{ref}"), c.output_children("{ref}"),
         c.oauth_flow(), c.put_oauth_flow({}), c.update_oauth_flow({}, expected_sha256=None),
         c.list_runtimes(), c.get_runtime(r), c.apply_run_boundary(r, {}), c.runtime_snapshot(r),
@@ -40,7 +41,8 @@ def client_operations() -> set[tuple[str, str]]:
         c.list_sessions(), c.commit_session(s), c.load_session(s), c.load_node(s, "{node_id}"),
         c.tombstone_nodes(s, []), c.session_meta(s), c.save_session_meta(s, {}), c.vacuum_session(s),
         c.gc_session(s), c.enqueue(s, []), c.list_queue(s), c.claim(s), c.renew_claim(s, claim),
-        c.abandon_claim(s, claim), c.complete_claim(s, claim), c.list_queue(s, pending_only=True),
+        c.abandon_claim(s, claim), c.complete_claim(s, claim), c.claim_many(s), c.complete_claims(s, [claim]),
+        c.list_queue(s, pending_only=True),
         c.cancel_batch(s, "{batch_id}"), c.record_attachment_intent(s, "a", "u"), c.commit_attachments(s, []),
         c.uncommitted_attachments(s), c.forget_attachment(s, "{attachment_id}"),
         c.list_threads(), c.put_thread_checkpoint(t, {}, checkpoint_id="x"), c.put_thread_writes(t, "x", []),

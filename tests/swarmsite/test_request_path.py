@@ -12,7 +12,6 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -100,8 +99,9 @@ def test_requests_reuse_database_connections(servers: dict[str, Any]) -> None:
 
         def backends() -> set[tuple[int, Any]]:
             with psycopg.connect(servers["env"]["DATABASE_URL"], autocommit=True) as conn:
-                rows = conn.execute("SELECT pid, backend_start FROM pg_stat_activity WHERE datname = current_database() "
-                                    "AND pid <> pg_backend_pid() AND backend_type = 'client backend'").fetchall()
+                rows = conn.execute(
+                    "SELECT pid, backend_start FROM pg_stat_activity WHERE datname = current_database() "
+                    "AND pid <> pg_backend_pid() AND backend_type = 'client backend'").fetchall()
             return {(pid, started) for pid, started in rows}
 
         beats(20)

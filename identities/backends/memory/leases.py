@@ -152,6 +152,10 @@ class InMemoryLeaseProvider:
         with self._lock:
             return self._owners.get((kind, resource_id)), self._grants.get(token) if token is not None else None
 
+    def owners_of(self, kind: str, resource_ids: Sequence[str]) -> dict[str, str]:
+        with self._lock:
+            return {r: self._owners[(kind, r)] for r in resource_ids if (kind, r) in self._owners}
+
     def grant_of(self, token: int) -> tuple[str, UUID] | None:
         with self._lock:
             return self._grants.get(token)

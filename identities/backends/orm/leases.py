@@ -269,6 +269,12 @@ class OrmLeaseProvider:
         return owner, ((granted_to, holder if isinstance(holder, UUID) else UUID(str(holder)))
                        if granted_to is not None else None)
 
+    def owners_of(self, kind: str, resource_ids: Sequence[str]) -> dict[str, str]:
+        if not resource_ids:
+            return {}
+        owned = OwnedResource.objects.filter(kind=kind, resource_id__in=list(resource_ids))
+        return dict(owned.values_list("resource_id", "identity"))
+
     @translate_db_errors
     def grant_of(self, token: int) -> tuple[str, UUID] | None:
         row = LeaseGrant.objects.filter(token=token).values_list("identity", "holder").first()

@@ -14,9 +14,9 @@ from stores.clock import Clock, system_clock
 from stores.contracts import EventSink
 from stores.errors import AgentExpired, NotFound
 from stores.events import InMemoryEventLog
-from stores.lifecycle import agent_payload
+from stores.lifecycle import agent_payload, distinct_agents
 from stores.retention_types import TableRetention
-from stores.types import AgentRecord, AgentState, Page
+from stores.types import AgentRecord, AgentState, EventDraft, HeartbeatOutcome, HeartbeatResult, Page
 
 ExpiryHook = Callable[[Sequence[AgentRecord], datetime], None]
 
@@ -73,7 +73,8 @@ class InMemoryLifecycleStore:
             if old is None or old.state == AgentState.OFFLINE:
                 raise NotFound(f"agent {agent_id} is not registered", agent_id=str(agent_id))
             if self._effective(old, now).state == AgentState.EXPIRED:
-                self._expire([agent_id], now)
+                if old.state == AgentState.ONLINE:  # expired once, as the ORM backend does
+                    self._expire([agent_id], now)
                 raise AgentExpired(
                     f"agent {agent_id} expired after {self._ttl.total_seconds():g}s of silence; register again",
                     agent_id=str(agent_id),
@@ -85,6 +86,35 @@ class InMemoryLifecycleStore:
                 self._heartbeat_logged[agent_id] = now
             self.events.emit("agent.heartbeat", "agent", str(agent_id), agent_payload(record), now, durable=durable)
             return record
+
+    def heartbeat_many(self, agent_ids: Sequence[UUID]) -> list[HeartbeatResult]:
+        ids = distinct_agents(agent_ids)
+        now = self._clock.now()
+        results: list[HeartbeatResult] = []
+        drafts: list[EventDraft] = []
+        with self._lock:
+            silent = []
+            for agent_id in ids:
+                old = self._agents.get(agent_id)
+                if old is None or old.state == AgentState.OFFLINE:
+                    results.append(HeartbeatResult(agent_id, HeartbeatOutcome.NOT_FOUND))
+                    continue
+                if self._effective(old, now).state == AgentState.EXPIRED:
+                    if old.state == AgentState.ONLINE:  # not yet persisted as expired: expire it now
+                        silent.append(agent_id)
+                    results.append(HeartbeatResult(agent_id, HeartbeatOutcome.AGENT_EXPIRED))
+                    continue
+                record = self._agents[agent_id] = replace(old, last_heartbeat=now)
+                due = now - self._log_interval
+                durable = self._heartbeat_logged.get(agent_id, due) <= due
+                if durable:
+                    self._heartbeat_logged[agent_id] = now
+                drafts.append(EventDraft("agent.heartbeat", "agent", str(agent_id), agent_payload(record), durable))
+                results.append(HeartbeatResult(agent_id, HeartbeatOutcome.OK, record))
+            self.events.emit_many(drafts, now)
+            if silent:
+                self._expire(silent, now)
+        return results
 
     def deregister(self, agent_id: UUID) -> None:
         now = self._clock.now()

@@ -6,6 +6,7 @@ import threading
 import time
 from collections import defaultdict
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -15,10 +16,10 @@ from stores.contracts import EventSink, FenceGuard
 from stores.errors import IdempotencyKeyReused, NotFound, UnknownParent
 from stores.events import InMemoryEventLog
 from stores.fencing import check_fence
-from stores.output_types import OutputEvent, OutputKind, OutputRecord, OutputRef
-from stores.outputs import check_parent_refs, new_ref, output_payload, same_append
+from stores.output_types import OutputDraft, OutputEvent, OutputKind, OutputRecord, OutputRef
+from stores.outputs import check_drafts, check_parent_refs, new_ref, output_payload, same_append
 from stores.retention_types import TableRetention
-from stores.types import Fence, Page
+from stores.types import EventDraft, Fence, Page
 
 
 class InMemoryOutputStore:
@@ -71,33 +72,77 @@ class InMemoryOutputStore:
                     f"parent output{'s' if len(missing) > 1 else ''} not found: {', '.join(missing)}",
                     unknown_refs=missing,
                 )
-            ref = new_ref()
-            while ref in self._by_ref:
-                ref = new_ref()
-            record = OutputRecord(
-                ref=ref,
-                seq=(self._records[-1].seq if self._records else 0) + 1,
-                task_id=task_id,
-                attempt=attempt,
-                producer_agent=producer_agent,
-                event=event,
-                parent_refs=parents,
-                created_at=now,
-                identity=fence.identity if fence else None,
-                fencing_token=fence.token if fence else None,
-            )
+            record = self._new_record(OutputDraft(task_id, attempt, producer_agent, event, parents, fence), now)
             # The event goes first: if the sink fails, nothing has been stored.
-            self.events.emit("output.appended", "output", ref, output_payload(record), now)
-            self._records.append(record)
-            self._by_ref[ref] = record
-            self._by_attempt[(task_id, attempt)].append(record)
-            self._by_producer[producer_agent].append(record)
-            for parent in parents:
-                self._children[parent].append(record)
-            if idempotency_key is not None:
-                self._keys[(producer_agent, idempotency_key)] = record
+            self.events.emit("output.appended", "output", record.ref, output_payload(record), now)
+            self._store(record, idempotency_key)
             self._cond.notify_all()
             return record
+
+    def append_many(self, drafts: Sequence[OutputDraft]) -> list[OutputRecord]:
+        if not drafts:
+            return []
+        now = self._clock.now()
+        parents = check_drafts(drafts)
+        with self._cond:
+            # Every check before any change: all or nothing.
+            records: list[OutputRecord | None] = []
+            for d, own in zip(drafts, parents, strict=True):
+                old = self._keys.get((d.producer_agent, d.idempotency_key)) if d.idempotency_key else None
+                if old is not None and not same_append(old, d.task_id, d.attempt, d.event, own):
+                    raise IdempotencyKeyReused(
+                        f"idempotency key {d.idempotency_key!r} was already used by {d.producer_agent!r} "
+                        f"for a different append ({old.ref})",
+                        ref=old.ref,
+                    )
+                records.append(old)
+            fresh = [i for i, r in enumerate(records) if r is None]
+            for fence in dict.fromkeys(drafts[i].fence for i in fresh if drafts[i].fence is not None):
+                check_fence(self._fence_guard, fence, "output.append")
+            missing = list(dict.fromkeys(p for i in fresh for p in parents[i] if p not in self._by_ref))
+            if missing:
+                raise UnknownParent(
+                    f"parent output{'s' if len(missing) > 1 else ''} not found: {', '.join(missing)}",
+                    unknown_refs=missing,
+                )
+            appended = []
+            for i in fresh:
+                record = records[i] = self._new_record(replace(drafts[i], parent_refs=parents[i]), now)
+                self._store(record, drafts[i].idempotency_key)
+                appended.append(record)
+            self.events.emit_many(
+                [EventDraft("output.appended", "output", r.ref, output_payload(r)) for r in appended], now
+            )
+            self._cond.notify_all()
+            return [r for r in records if r is not None]
+
+    def _new_record(self, draft: OutputDraft, now: datetime) -> OutputRecord:
+        ref = new_ref()
+        while ref in self._by_ref:
+            ref = new_ref()
+        fence = draft.fence
+        return OutputRecord(
+            ref=ref,
+            seq=(self._records[-1].seq if self._records else 0) + 1,
+            task_id=draft.task_id,
+            attempt=draft.attempt,
+            producer_agent=draft.producer_agent,
+            event=draft.event,
+            parent_refs=tuple(draft.parent_refs),
+            created_at=now,
+            identity=fence.identity if fence else None,
+            fencing_token=fence.token if fence else None,
+        )
+
+    def _store(self, record: OutputRecord, idempotency_key: str | None) -> None:
+        self._records.append(record)
+        self._by_ref[record.ref] = record
+        self._by_attempt[(record.task_id, record.attempt)].append(record)
+        self._by_producer[record.producer_agent].append(record)
+        for parent in record.parent_refs:
+            self._children[parent].append(record)
+        if idempotency_key is not None:
+            self._keys[(record.producer_agent, idempotency_key)] = record
 
     def get(self, ref: OutputRef) -> OutputRecord:
         with self._cond:

@@ -14,8 +14,10 @@ from stores.errors import QueuedWorkClaimExpired
 from stores.persistence import (
     batch_payload,
     claim_group,
+    claim_groups,
     claim_id_for,
     claim_payload,
+    distinct_claims,
     epoch_ms,
     fencing_of,
     items_for,
@@ -24,9 +26,12 @@ from stores.persistence import (
     released_payload,
 )
 from stores.queue_types import (
+    MAX_CLAIM_CANDIDATES,
     BatchClaimState,
     BatchOutcome,
     ClaimHandle,
+    CompletionOutcome,
+    CompletionResult,
     QueuedWorkBatch,
     QueuedWorkBatchDraft,
     QueuedWorkClaim,
@@ -109,6 +114,13 @@ class InMemoryQueueMixin:
         group = claim_group(candidates, boundary, max_batches)
         if not group:
             return None
+        return self._stamp(group, owner_id, lease_ttl_ms, now)
+
+    def _stamp(
+        self, group: Sequence[QueuedWorkBatch], owner_id: str, lease_ttl_ms: int, now: datetime
+    ) -> QueuedWorkClaim:
+        """Hand `group` to a new claim (the caller holds the lock and formed the group)."""
+        now_ms = epoch_ms(now)
         fencing = group[0].claim_fencing_token + 1
         claim_id = claim_id_for(group[0].enqueue_seq, fencing)
         lease_token = new_lease_token(self._session_id, owner_id, claim_id, now_ms)
@@ -123,6 +135,27 @@ class InMemoryQueueMixin:
                                 now_ms + lease_ttl_ms, tuple(claimed))
         self.events.emit("queue.claimed", "session", self._session_id, claim_payload(claim), now)
         return claim
+
+    def claim_ready_queued_work_many(
+        self,
+        session_id: str,
+        owner_id: str,
+        boundary: QueuedWorkClaimBoundary,
+        lease_ttl_ms: int,
+        max_batches: int,
+        max_claims: int,
+    ) -> list[QueuedWorkClaim]:
+        self._check_binding(session_id)
+        if max_batches <= 0 or max_claims <= 0:
+            return []
+        now = self._clock.now()
+        now_ms = epoch_ms(now)
+        with self._state.lock:
+            # The same candidate window as the ORM backend's, so both take the same claims.
+            candidates = [b for b in self._session_batches() if b.is_ready(now_ms) and not b.is_held(now_ms)]
+            window = candidates[: min(max_claims * max_batches, MAX_CLAIM_CANDIDATES)]
+            return [self._stamp(group, owner_id, lease_ttl_ms, now)
+                    for group in claim_groups(window, boundary, max_batches, max_claims)]
 
     def claim_ready_queued_work_by_batch_ids(
         self,
@@ -261,6 +294,25 @@ class InMemoryQueueMixin:
             batches = self._verify_completions(completions, self._session_id)
             self._delete_batches(batches, now, "completed")
             return batches
+
+    def complete_queued_work_many(
+        self, completions: Sequence[QueuedWorkCompletion], *, fence: Fence | None = None
+    ) -> list[CompletionResult]:
+        for completion in completions:
+            self._check_binding(completion.session_id)
+        distinct_claims(completions)
+        now = self._clock.now()
+        with self._state.lock:
+            self._check_fence(fence, "queue.complete")
+            results = []
+            for completion in completions:
+                holding = self._holding(completion)
+                if len(holding) != len(_ids(completion)) or len(set(_ids(completion))) != len(holding):
+                    results.append(CompletionResult(completion.claim_id, CompletionOutcome.CLAIM_EXPIRED))
+                    continue
+                self._delete_batches(holding, now, "completed")
+                results.append(CompletionResult(completion.claim_id, CompletionOutcome.COMPLETED, tuple(holding)))
+            return results
 
     def cancel_queued_work_batch(self, session_id: str, batch_id: str) -> QueuedWorkBatch | None:
         self._check_binding(session_id)

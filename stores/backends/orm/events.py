@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -11,10 +11,10 @@ from django.db.models.functions import Greatest, Now
 
 from stores.backends.orm.base import translate_db_errors
 from stores.backends.orm.pruning import delete_batch, table_retention
-from stores.events import AppendHook, Publisher
+from stores.events import AppendHook, BatchAppendHook, Publisher
 from stores.models import EventLogWatermark, EventRecord
 from stores.retention_types import TableRetention
-from stores.types import Event
+from stores.types import Event, EventDraft
 
 
 def to_event(row: EventRecord) -> Event:
@@ -29,9 +29,13 @@ def to_event(row: EventRecord) -> Event:
 
 
 class OrmEventLog:
-    def __init__(self, publisher: Publisher | None = None, on_append: AppendHook | None = None) -> None:
+    def __init__(
+        self, publisher: Publisher | None = None, on_append: AppendHook | None = None,
+        on_append_many: BatchAppendHook | None = None,
+    ) -> None:
         self._publisher = publisher
         self._on_append = on_append
+        self._on_append_many = on_append_many
 
     def emit(
         self,
@@ -59,6 +63,38 @@ class OrmEventLog:
             # Never publish what a rollback could take back.
             transaction.on_commit(lambda: publisher(event))
         return event
+
+    def emit_many(self, drafts: Sequence[EventDraft], now: datetime) -> list[Event]:
+        """One lock statement and one multi-row INSERT for every durable draft (ids come back from it on
+        both databases), then the batch hook once; everything is published after commit, in order."""
+        durable = [d for d in drafts if d.durable]
+        rows: list[EventRecord] = []
+        if durable:
+            with transaction.atomic():
+                _hold_append_lock()
+                rows = EventRecord.objects.bulk_create([
+                    EventRecord(kind=d.kind, subject_type=d.subject_type, subject_id=d.subject_id,
+                                payload=dict(d.payload), created_at=now)
+                    for d in durable
+                ])
+        stored = iter(rows)
+        events = [to_event(next(stored)) if d.durable else Event(d.kind, d.subject_type, d.subject_id,
+                                                                  dict(d.payload), now) for d in drafts]
+        appended = [e for e in events if e.id is not None]
+        if appended and self._on_append_many is not None:
+            self._on_append_many(appended)
+        elif self._on_append is not None:
+            for event in appended:
+                self._on_append(event)
+        publisher = self._publisher
+        if publisher is not None and events:
+
+            def publish_all() -> None:
+                for event in events:
+                    publisher(event)
+
+            transaction.on_commit(publish_all)
+        return events
 
     def _filtered(self, subject_type: str | None, subject_id: str | None) -> Any:
         rows = EventRecord.objects.all()

@@ -8,17 +8,17 @@ from typing import Any
 from uuid import UUID
 
 from django.db import connection, transaction
-from django.db.models import Case, CharField, Count, Q, QuerySet, Value, When
+from django.db.models import Case, CharField, Count, F, Q, QuerySet, Value, When
 
 from stores.backends.orm.base import translate_db_errors
 from stores.backends.orm.pruning import delete_batch, table_retention
 from stores.clock import Clock, system_clock
 from stores.contracts import EventSink
 from stores.errors import AgentExpired, NotFound
-from stores.lifecycle import agent_payload
+from stores.lifecycle import agent_payload, distinct_agents
 from stores.models import Agent
 from stores.retention_types import TableRetention
-from stores.types import AgentRecord, AgentState, Page
+from stores.types import AgentRecord, AgentState, EventDraft, HeartbeatOutcome, HeartbeatResult, Page
 
 ExpiryHook = Callable[[Sequence[AgentRecord], datetime], None]
 
@@ -121,6 +121,48 @@ class OrmLifecycleStore:
                   Agent.State.ONLINE.value, ops.adapt_datetimefield_value(cutoff),
                   ops.adapt_datetimefield_value(now - self._log_interval)]
         return next(iter(Agent.objects.raw(sql, params)), None)
+
+    @translate_db_errors
+    def heartbeat_many(self, agent_ids: Sequence[UUID]) -> list[HeartbeatResult]:
+        """One read, one guarded UPDATE for every live agent (its log stamp moves only where a durable
+        heartbeat is due) and one event append, whatever the batch size. Silent agents are expired as
+        the single call does, after the refresh has committed."""
+        ids = distinct_agents(agent_ids)
+        now = self._clock.now()
+        cutoff, due_before = now - self._ttl, now - self._log_interval
+        rows = {row.id: row for row in Agent.objects.filter(pk__in=ids)}
+        live = [r for r in rows.values() if r.state == Agent.State.ONLINE and r.last_heartbeat >= cutoff]
+        refreshed: dict[UUID, AgentRecord] = {}
+        with transaction.atomic():
+            if live:
+                live_ids = [r.id for r in live]
+                due = Q(heartbeat_logged_at__isnull=True) | Q(heartbeat_logged_at__lte=due_before)
+                stamp = Case(When(due, then=Value(now)), default=F("heartbeat_logged_at"))
+                # The guard repeats the check, so a concurrent sweep or deregister wins cleanly.
+                guarded = Agent.objects.filter(pk__in=live_ids, state=Agent.State.ONLINE, last_heartbeat__gte=cutoff)
+                if guarded.update(last_heartbeat=now, heartbeat_logged_at=stamp) != len(live):
+                    kept = set(Agent.objects.filter(pk__in=live_ids, state=Agent.State.ONLINE, last_heartbeat__gte=now)
+                               .values_list("pk", flat=True))
+                    live = [r for r in live if r.id in kept]
+                drafts = []
+                for row in live:
+                    durable = row.heartbeat_logged_at is None or row.heartbeat_logged_at <= due_before
+                    row.last_heartbeat = now
+                    record = refreshed[row.id] = self._record(row, now)
+                    drafts.append(EventDraft("agent.heartbeat", "agent", str(row.id), agent_payload(record), durable))
+                self.events.emit_many(drafts, now)
+        silent = [a for a, r in rows.items() if a not in refreshed and r.state != Agent.State.OFFLINE]
+        expired = {r.agent_id for r in self._expire(Agent.objects.filter(pk__in=silent), now)} if silent else set()
+        results = []
+        for agent_id in ids:
+            known = rows.get(agent_id)
+            if agent_id in refreshed:
+                results.append(HeartbeatResult(agent_id, HeartbeatOutcome.OK, refreshed[agent_id]))
+            elif known is not None and (agent_id in expired or known.state != Agent.State.OFFLINE):
+                results.append(HeartbeatResult(agent_id, HeartbeatOutcome.AGENT_EXPIRED))
+            else:
+                results.append(HeartbeatResult(agent_id, HeartbeatOutcome.NOT_FOUND))
+        return results
 
     @translate_db_errors
     def deregister(self, agent_id: UUID) -> None:

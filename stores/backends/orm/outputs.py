@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from django.db import IntegrityError, transaction
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 
 from stores.backends.orm import wakeups
 from stores.backends.orm.base import translate_db_errors
@@ -17,10 +17,26 @@ from stores.contracts import EventSink, FenceGuard
 from stores.errors import Conflict, IdempotencyKeyReused, NotFound, UnknownParent
 from stores.fencing import check_fence
 from stores.models import Output, OutputLink
-from stores.output_types import OutputEvent, OutputKind, OutputRecord, OutputRef, event_from_json, event_to_json
-from stores.outputs import ProducerSignal, check_parent_refs, new_ref, output_payload, producer_signal, same_append
+from stores.output_types import (
+    OutputDraft,
+    OutputEvent,
+    OutputKind,
+    OutputRecord,
+    OutputRef,
+    event_from_json,
+    event_to_json,
+)
+from stores.outputs import (
+    ProducerSignal,
+    check_drafts,
+    check_parent_refs,
+    new_ref,
+    output_payload,
+    producer_signal,
+    same_append,
+)
 from stores.retention_types import TableRetention
-from stores.types import Fence, Page
+from stores.types import EventDraft, Fence, Page
 
 # A fresh ref clashes with a stored one with probability n / 2**40; three draws make a failure
 # astronomically unlikely while the unique constraint keeps refs unique whatever happens.
@@ -143,6 +159,88 @@ class OrmOutputStore:
             signal = self._signal
             transaction.on_commit(lambda: signal.notify(producer_agent))
         return record
+
+    @translate_db_errors
+    def append_many(self, drafts: Sequence[OutputDraft]) -> list[OutputRecord]:
+        """One read of the batch's idempotency keys, one of its parents, one multi-row INSERT of the
+        outputs (ids come back from it) and one of their lineage edges, one event append."""
+        if not drafts:
+            return []
+        now = self._clock.now()
+        parents = check_drafts(drafts)
+        for _ in range(REF_DRAWS):
+            refs = [new_ref() for _ in drafts]
+            try:
+                return self._append_many_once(drafts, parents, refs, now)
+            except IntegrityError:
+                # A concurrent retry with one of the keys committed first (the next try replays it), or a
+                # random ref clashed (the next try draws again). Anything else is a real failure.
+                keyed = [d for d in drafts if d.idempotency_key is not None]
+                if not (keyed and self._known_keys(keyed)) and not Output.objects.filter(ref__in=refs).exists():
+                    raise
+        raise Conflict("could not allocate unique output refs; retry the append")
+
+    @staticmethod
+    def _known_keys(drafts: Sequence[OutputDraft]) -> dict[tuple[str, str | None], Output]:
+        if not drafts:
+            return {}
+        named = Q()
+        for d in drafts:
+            named |= Q(producer_agent=d.producer_agent, idempotency_key=d.idempotency_key)
+        return {(row.producer_agent, row.idempotency_key): row for row in Output.objects.filter(named)}
+
+    def _append_many_once(
+        self, drafts: Sequence[OutputDraft], parents: list[tuple[OutputRef, ...]], refs: list[OutputRef],
+        now: datetime,
+    ) -> list[OutputRecord]:
+        with transaction.atomic():
+            known = self._known_keys([d for d in drafts if d.idempotency_key is not None])
+            records: list[OutputRecord | None] = []
+            for d, own in zip(drafts, parents, strict=True):
+                row = known.get((d.producer_agent, d.idempotency_key))
+                if row is None or d.idempotency_key is None:
+                    records.append(None)
+                else:
+                    records.append(self._replay(to_record(row), d.task_id, d.attempt, d.event, own, d.idempotency_key))
+            fresh = [i for i, r in enumerate(records) if r is None]
+            if not fresh:
+                return [r for r in records if r is not None]
+            for fence in dict.fromkeys(drafts[i].fence for i in fresh if drafts[i].fence is not None):
+                assert fence is not None
+                check_fence(self._fence_guard, fence, "output.append")
+            parent_ids = self._parent_ids(tuple(dict.fromkeys(p for i in fresh for p in parents[i])))
+            rows = Output.objects.bulk_create([self._row(drafts[i], parents[i], refs[i], now) for i in fresh])
+            links = [OutputLink(child_id=row.id, parent_id=parent_ids[p], position=k)
+                     for row, i in zip(rows, fresh, strict=True) for k, p in enumerate(parents[i])]
+            if links:
+                OutputLink.objects.bulk_create(links)
+            for row, i in zip(rows, fresh, strict=True):
+                records[i] = to_record(row)
+            appended = [records[i] for i in fresh]
+            self.events.emit_many(
+                [EventDraft("output.appended", "output", r.ref, output_payload(r)) for r in appended if r], now
+            )
+            producers = list(dict.fromkeys(drafts[i].producer_agent for i in fresh))
+            for producer in producers:
+                wakeups.announce(producer)  # other processes' waiters, at commit
+            signal = self._signal
+
+            def wake() -> None:
+                for producer in producers:
+                    signal.notify(producer)
+
+            transaction.on_commit(wake)
+        return [r for r in records if r is not None]
+
+    @staticmethod
+    def _row(draft: OutputDraft, parents: tuple[OutputRef, ...], ref: OutputRef, now: datetime) -> Output:
+        return Output(
+            ref=ref, task_id=draft.task_id, attempt=draft.attempt, producer_agent=draft.producer_agent,
+            kind=draft.event.kind.value, event=event_to_json(draft.event), parent_refs=list(parents),
+            identity=draft.fence.identity if draft.fence else None,
+            fencing_token=draft.fence.token if draft.fence else None,
+            idempotency_key=draft.idempotency_key, created_at=now,
+        )
 
     def _parent_ids(self, parents: tuple[OutputRef, ...]) -> dict[OutputRef, int]:
         """Parents' row ids, read in the append's transaction; outputs are never deleted, so a

@@ -18,6 +18,7 @@ from django.db.models import Count, Q
 
 from stores.backends.orm.base import step, translate_db_errors
 from stores.backends.orm.persistence_queue import OrmQueueMixin
+from stores.backends.orm.persistence_queue_batch import OrmQueueBatchMixin
 from stores.backends.orm.persistence_rows import held, meta_from_json, meta_json, node_row, to_node
 from stores.backends.orm.persistence_upkeep import OrmUpkeepMixin
 from stores.backends.orm.pruning import delete_batch, table_retention
@@ -80,7 +81,7 @@ from stores.types import Fence, Page
 log = logging.getLogger(__name__)
 
 
-class OrmRuntimePersistence(SessionBound, OrmQueueMixin, OrmUpkeepMixin):
+class OrmRuntimePersistence(SessionBound, OrmQueueMixin, OrmQueueBatchMixin, OrmUpkeepMixin):
     def __init__(
         self,
         session_id: str,

@@ -205,9 +205,13 @@ def metrics_rollup(store_backend: str) -> MetricsRollup:
 @pytest.fixture
 def counted_events(store_backend: str, metrics_rollup: MetricsRollup) -> EventSink:
     """An event log whose append path adds to metrics_rollup, as the composition root wires it."""
-    from stores.metrics import count_event
+    from stores.metrics import count_event, count_events
 
     def hook(event: Any) -> None:
         count_event(metrics_rollup, event)
 
-    return OrmEventLog(on_append=hook) if store_backend == "orm" else InMemoryEventLog(on_append=hook)
+    def batch_hook(events: Any) -> None:
+        count_events(metrics_rollup, events)
+
+    log = OrmEventLog if store_backend == "orm" else InMemoryEventLog
+    return log(on_append=hook, on_append_many=batch_hook)

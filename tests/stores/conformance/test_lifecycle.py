@@ -10,8 +10,8 @@ import time_machine
 from django.utils import timezone
 
 from stores.contracts import LifecycleStore
-from stores.errors import AgentExpired, NotFound
-from stores.types import AgentState
+from stores.errors import AgentExpired, InvalidInput, NotFound
+from stores.types import AgentState, HeartbeatOutcome
 
 TTL = timedelta(seconds=30)
 
@@ -173,3 +173,58 @@ def test_list_filters_by_state_and_paginates_most_recent_first(lifecycle: Lifecy
         assert [a.agent_id for a in rest.items] == [agents[2], agents[1]]
         assert lifecycle.list_agents(state=AgentState.OFFLINE).total == 1
         assert lifecycle.list_agents().total == 5
+
+
+def test_heartbeat_many_answers_each_agent_as_the_single_call_would_and_never_fails_as_a_whole(
+    lifecycle: LifecycleStore,
+) -> None:
+    alive, silent, gone, unknown = uuid.uuid4(), uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+    start = timezone.now()
+    with time_machine.travel(start, tick=False):
+        for agent in (alive, silent, gone):
+            lifecycle.register(agent)
+        lifecycle.deregister(gone)
+    with time_machine.travel(start + TTL - timedelta(seconds=2), tick=False):
+        lifecycle.heartbeat(alive)
+    later = start + TTL + timedelta(seconds=1)
+    with time_machine.travel(later, tick=False):
+        results = lifecycle.heartbeat_many([unknown, alive, silent, gone])
+        assert [(r.agent_id, r.outcome) for r in results] == [
+            (unknown, HeartbeatOutcome.NOT_FOUND), (alive, HeartbeatOutcome.OK),
+            (silent, HeartbeatOutcome.AGENT_EXPIRED), (gone, HeartbeatOutcome.NOT_FOUND),
+        ]
+        assert results[1].record is not None and results[1].record.last_heartbeat == later
+        assert [r.record for r in results if r.outcome != HeartbeatOutcome.OK] == [None, None, None]
+        assert lifecycle.get(alive).last_heartbeat == later
+        assert lifecycle.get(silent).state == AgentState.EXPIRED  # persisted, as the single call does
+        assert lifecycle.heartbeat_many([silent])[0].outcome == HeartbeatOutcome.AGENT_EXPIRED
+        with pytest.raises(AgentExpired):
+            lifecycle.heartbeat(silent)
+    kinds = [e.kind for e in lifecycle.events.since(0) if e.subject_id == str(silent)]  # type: ignore[attr-defined]
+    assert kinds == ["agent.online", "agent.expired"]
+
+
+def test_heartbeat_many_keeps_agents_online_and_coalesces_their_log_entries(lifecycle: LifecycleStore) -> None:
+    agents = [uuid.uuid4() for _ in range(3)]
+    start = timezone.now()
+    with time_machine.travel(start, tick=False):
+        for agent in agents:
+            lifecycle.register(agent)
+    for second in range(10, 130, 10):
+        with time_machine.travel(start + timedelta(seconds=second), tick=False):
+            assert {r.outcome for r in lifecycle.heartbeat_many(agents)} == {HeartbeatOutcome.OK}
+    with time_machine.travel(start + timedelta(seconds=130), tick=False):
+        assert all(lifecycle.get(a).state == AgentState.ONLINE for a in agents)
+    logged = [e for e in lifecycle.events.since(0) if e.kind == "agent.heartbeat"]  # type: ignore[attr-defined]
+    # Logged at 60 s and 120 s after registering, per agent, as single heartbeats are.
+    assert sorted((e.subject_id, e.created_at - start) for e in logged) == sorted(
+        (str(a), timedelta(seconds=s)) for a in agents for s in (60, 120)
+    )
+
+
+def test_heartbeat_many_refuses_an_agent_named_twice(lifecycle: LifecycleStore) -> None:
+    agent = uuid.uuid4()
+    lifecycle.register(agent)
+    with pytest.raises(InvalidInput):
+        lifecycle.heartbeat_many([agent, uuid.uuid4(), agent])
+    assert lifecycle.heartbeat_many([]) == []

@@ -20,6 +20,7 @@ from stores.metrics_types import (
     MetricIncrement,
     epoch_minute,
 )
+from stores.types import EventDraft
 
 T0 = datetime(2026, 12, 2, 5, 0, tzinfo=UTC)
 M0 = epoch_minute(T0)
@@ -107,6 +108,21 @@ def test_queue_events_move_the_depth_and_count_claims(counted_events: EventSink,
     assert metrics_rollup.total(QUEUE_DELTA, ALL, "") == 0
     assert values(metrics_rollup, "claims_completed", AGENT, owner, minutes=1) == [1]
     assert values(metrics_rollup, CLAIM_WAIT_MS, minutes=1) == [1500]
+
+
+def test_events_appended_together_count_as_if_appended_one_by_one(
+    counted_events: EventSink, metrics_rollup: MetricsRollup
+) -> None:
+    owner = str(uuid4())
+    drafts = [EventDraft("queue.enqueued", "session", "s1", {"batch_id": f"b{n}"}) for n in range(3)]
+    drafts += [EventDraft("queue.claimed", "session", "s1", {"owner_id": owner, "waited_ms": 500}),
+               EventDraft("output.appended", "output", "ref-1", {"producer": owner}, durable=False)]
+    events = counted_events.emit_many(drafts, T0)
+    assert [e.id is not None for e in events] == [True, True, True, True, False]
+    assert metrics_rollup.total(QUEUE_DELTA, ALL, "") == 3
+    assert values(metrics_rollup, CLAIM_WAIT_MS, minutes=1) == [500]
+    assert values(metrics_rollup, OUTPUTS, minutes=1) == [0]  # live-only: not counted
+    assert [e.kind for e in counted_events.since(0)] == ["queue.enqueued"] * 3 + ["queue.claimed"]
 
 
 def test_hourly_and_unaligned_series_agree_with_the_minutes(metrics_rollup: MetricsRollup) -> None:

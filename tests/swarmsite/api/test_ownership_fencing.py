@@ -85,13 +85,18 @@ class Owned:
 
 
 # Every mutating route that can touch what an identity owns: (name, how it carries a fence, request).
-# `body` routes put the token in the body, `header` routes in the Fencing-Token header. The OpenAPI
+# `body` routes put the token in the body, `header` routes in the Fencing-Token header, `items` routes in
+# each owned item of a batch body (the unowned items of such a batch carry none). The OpenAPI
 # coverage test below fails when a new mutating route is neither here nor in NOT_OWNED.
 Request = Callable[[Owned], tuple[str, str, Any]]
 ROUTES: dict[tuple[str, str], tuple[str, Request]] = {
     ("post", "/outputs"): ("body", lambda o: ("post", f"{V1}/outputs", {
         "task_id": "late", "attempt": 0, "producer_agent": o.identity,
         "event": {"type": "progress", "stage": "late"}})),
+    ("post", "/outputs/batch"): ("items", lambda o: ("post", f"{V1}/outputs/batch", {"outputs": [
+        {"task_id": "late", "attempt": 0, "producer_agent": "tool", "event": {"type": "progress", "stage": "unowned"}},
+        {"task_id": "late", "attempt": 0, "producer_agent": o.identity, "event": {"type": "progress", "stage": "late"}},
+    ]})),
     ("post", "/identities/{identity}/checkpoints"): ("body", lambda o: (
         "post", f"{V1}/identities/{o.identity}/checkpoints", {"data": b64(b'{"late": true}')})),
     ("post", "/sessions/{session_id}/commit"): ("body", lambda o: (
@@ -108,6 +113,10 @@ ROUTES: dict[tuple[str, str], tuple[str, Request]] = {
         "delete", f"{V1}/sessions/{o.session}/attachments/att-1", None)),
     ("post", "/sessions/{session_id}/queue/claim"): ("header", lambda o: (
         "post", f"{V1}/sessions/{o.session}/queue/claim", {"agent_id": o.claim["owner_id"]})),
+    ("post", "/sessions/{session_id}/queue/claims"): ("header", lambda o: (
+        "post", f"{V1}/sessions/{o.session}/queue/claims", {"agent_id": o.claim["owner_id"]})),
+    ("post", "/sessions/{session_id}/queue/completions"): ("body", lambda o: (
+        "post", f"{V1}/sessions/{o.session}/queue/completions", {"claims": [claim_ref(o.claim)]})),
     ("post", "/sessions/{session_id}/queue/renew"): ("header", lambda o: (
         "post", f"{V1}/sessions/{o.session}/queue/renew", claim_ref(o.claim))),
     ("post", "/sessions/{session_id}/queue/abandon"): ("header", lambda o: (
@@ -136,6 +145,7 @@ NOT_OWNED = {
     ("post", "/agents/{agent_id}/register"): "an agent's own liveness",
     ("post", "/agents/{agent_id}/heartbeat"): "an agent's own liveness",
     ("post", "/agents/{agent_id}/deregister"): "an agent's own liveness",
+    ("post", "/agents/heartbeats"): "agents' own liveness, many at once",
     ("post", "/identities"): "operator: creates an identity",
     ("put", "/identities/{identity}/spec"): "operator: edits a spec (audited)",
     ("post", "/identities/{identity}/lease"): "takes the lease: the fence itself",
@@ -273,6 +283,9 @@ def attempt(client: Client, owned: Owned, route: tuple[str, str], token: int | N
     method, path, body = build(owned)
     if carrier == "body" and token is not None:
         return send(client, method, path, {**(body or {}), "fencing_token": token})
+    if carrier == "items" and token is not None:
+        items = [{**i, "fencing_token": token} if i["producer_agent"] == owned.identity else i for i in body["outputs"]]
+        return send(client, method, path, {"outputs": items})
     return send(client, method, path, body, token if carrier == "header" else None)
 
 
@@ -338,6 +351,22 @@ def test_the_new_owner_claims_the_old_owners_in_flight_batch_at_once(
     done = send(swarm.new, "post", f"{V1}/sessions/{owned.session}/queue/complete",
                 {**claim_ref(claimed), "fencing_token": new_token})
     assert ok(done)["completed_batch_ids"] == [owned.batch_id]
+
+
+@pytest.mark.parametrize("how", ["agent_expiry", "respawn"])
+def test_the_new_owner_takes_and_finishes_the_old_owners_work_in_batch_calls(
+    how: str, swarm: Swarm, operator: Client, admin: Client
+) -> None:
+    owned, _ = first_owner_works(swarm, operator)
+    take_over(how, swarm, operator, admin)
+    new_token = lease(swarm.new, "alpha", swarm.b)
+    claims = ok(send(swarm.new, "post", f"{V1}/sessions/{owned.session}/queue/claims",
+                     {"agent_id": swarm.b, "max_batches": 1}, new_token))["claims"]
+    assert [c["batches"][0]["batch_id"] for c in claims][0] == owned.batch_id and len(claims) == 2
+    done = ok(send(swarm.new, "post", f"{V1}/sessions/{owned.session}/queue/completions",
+                   {"claims": [claim_ref(c) for c in claims], "fencing_token": new_token}))
+    assert [r["outcome"] for r in done["results"]] == ["completed", "completed"]
+    assert ok(operator.get(f"{V1}/sessions/{owned.session}/queue"))["items"] == []
 
 
 def test_reset_and_delete_cancel_what_the_old_session_held(swarm: Swarm, operator: Client, admin: Client) -> None:
