@@ -16,11 +16,12 @@
 
   function lastEventId() { return parseInt(document.body.dataset.lastEventId || "0", 10) || 0; }
 
-  function setStatus(state, text) {
+  function setStatus(state, text, title) {
     var el = document.getElementById("live-status");
     if (!el) return;
     el.dataset.state = state;
     el.querySelector(".label").textContent = text;
+    el.title = title || "Live updates";
   }
 
   // A region is busy while the pointer is on one of its controls, a field in it has the focus, or it
@@ -114,14 +115,17 @@
     e.preventDefault();
     held.push(e.detail.message);
     var n = heldCount();
-    setStatus("paused", "paused · " + n + " update" + (n === 1 ? "" : "s") + " waiting");
+    setStatus("paused", "paused · " + n + " waiting", "Paused: " + n + " update" + (n === 1 ? "" : "s") +
+      " held; press Resume to apply them");
   });
 
   document.addEventListener("htmx:wsAfterMessage", function () {
     var events = eventsOf(document.getElementById("live-marker"));
     trimFeed();
     decorate(document.getElementById("event-feed"));
-    setStatus("open", "live · updated " + localText(new Date(), false));
+    // Short and of fixed width (tabular digits), so the header never reflows as updates arrive.
+    var at = new Date();
+    setStatus("open", "live · " + localText(at, false).split(" ")[0], "Live updates; last one at " + localText(at, true));
     refreshFor(events);
   });
 
