@@ -256,6 +256,31 @@
     }
   });
 
+  // Date-time fields are in the browser's zone, like every time shown: the form sends the zone's name.
+  function browserZones(root) {
+    var name = "";
+    try { name = Intl.DateTimeFormat().resolvedOptions().timeZone || ""; } catch (err) { name = ""; }
+    if (!name) return;
+    (root || document).querySelectorAll("input[data-browser-zone]").forEach(function (input) {
+      if (input.value) return;
+      input.value = name;
+      var label = input.form && input.form.querySelector("[data-zone-label]");
+      if (label) label.textContent = name;
+    });
+  }
+  document.addEventListener("DOMContentLoaded", function () { browserZones(); });
+
+  // Pause holds everything, also a live refresh already on its way when Pause was pressed: its answer
+  // is dropped and the region refreshed on resume. Answers to the user's own requests still swap.
+  function hold(region) { if (region && pending.indexOf(region) < 0) pending.push(region); }
+  window.swarmHold = hold;
+  document.addEventListener("htmx:beforeSwap", function (e) {
+    var config = e.detail.requestConfig || {};
+    if (!paused || !config.triggeringEvent || config.triggeringEvent.type !== "swarm:refresh") return;
+    e.detail.shouldSwap = false;
+    hold(config.elt);
+  });
+
   // Confirmation panels answer a refused form (wrong typed name: 422; the filter's matches changed:
   // 409) with the panel and its message: swap it in instead of dropping it as an error.
   document.addEventListener("htmx:beforeSwap", function (e) {
