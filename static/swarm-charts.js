@@ -77,12 +77,16 @@
     section.dataset.loaded = String(Date.now());
   }
 
-  function load(section) {
+  // live: a refresh the page started (an event, the minute timer), held like every region while paused.
+  function load(section, live) {
     var range = section.dataset.range || "hour";
     var url = section.dataset.chartUrl + "&range=" + range;
     return fetch(url, { credentials: "same-origin", headers: { Accept: "application/json" } })
       .then(function (r) { return r.ok ? r.json() : null; })
-      .then(function (json) { if (json && json.range === (section.dataset.range || "hour")) render(section, json); })
+      .then(function (json) {
+        if (live && window.swarmPaused) { if (window.swarmHold) window.swarmHold(section); return; }
+        if (json && json.range === (section.dataset.range || "hour")) render(section, json);
+      })
       .catch(function () { /* the next event or the minute timer tries again */ });
   }
 
@@ -94,7 +98,7 @@
     section.querySelectorAll("[data-range]").forEach(function (b) {
       b.setAttribute("aria-pressed", String(b.dataset.range === (section.dataset.range || "hour")));
     });
-    section.addEventListener("swarm:refresh", function () { load(section); });
+    section.addEventListener("swarm:refresh", function () { load(section, true); });
     section.addEventListener("click", function (e) {
       var button = e.target.closest("[data-range]");
       if (!button) return;
@@ -106,7 +110,7 @@
       load(section);
     });
     load(section);
-    setInterval(function () { if (!window.swarmPaused) load(section); }, 60000);
+    setInterval(function () { if (!window.swarmPaused) load(section, true); }, 60000);
   }
 
   function initAll() { document.querySelectorAll("section.charts[data-chart-url]").forEach(init); }

@@ -16,11 +16,12 @@
 
   function lastEventId() { return parseInt(document.body.dataset.lastEventId || "0", 10) || 0; }
 
-  function setStatus(state, text) {
+  function setStatus(state, text, title) {
     var el = document.getElementById("live-status");
     if (!el) return;
     el.dataset.state = state;
     el.querySelector(".label").textContent = text;
+    el.title = title || "Live updates";
   }
 
   // A region is busy while the pointer is on one of its controls, a field in it has the focus, or it
@@ -114,14 +115,17 @@
     e.preventDefault();
     held.push(e.detail.message);
     var n = heldCount();
-    setStatus("paused", "paused · " + n + " update" + (n === 1 ? "" : "s") + " waiting");
+    setStatus("paused", "paused · " + n + " waiting", "Paused: " + n + " update" + (n === 1 ? "" : "s") +
+      " held; press Resume to apply them");
   });
 
   document.addEventListener("htmx:wsAfterMessage", function () {
     var events = eventsOf(document.getElementById("live-marker"));
     trimFeed();
     decorate(document.getElementById("event-feed"));
-    setStatus("open", "live · updated " + localText(new Date(), false));
+    // Short and of fixed width (tabular digits), so the header never reflows as updates arrive.
+    var at = new Date();
+    setStatus("open", "live · " + localText(at, false).split(" ")[0], "Live updates; last one at " + localText(at, true));
     refreshFor(events);
   });
 
@@ -250,6 +254,31 @@
         if (!timers.get(r)) schedule(r, 150);
       });
     }
+  });
+
+  // Date-time fields are in the browser's zone, like every time shown: the form sends the zone's name.
+  function browserZones(root) {
+    var name = "";
+    try { name = Intl.DateTimeFormat().resolvedOptions().timeZone || ""; } catch (err) { name = ""; }
+    if (!name) return;
+    (root || document).querySelectorAll("input[data-browser-zone]").forEach(function (input) {
+      if (input.value) return;
+      input.value = name;
+      var label = input.form && input.form.querySelector("[data-zone-label]");
+      if (label) label.textContent = name;
+    });
+  }
+  document.addEventListener("DOMContentLoaded", function () { browserZones(); });
+
+  // Pause holds everything, also a live refresh already on its way when Pause was pressed: its answer
+  // is dropped and the region refreshed on resume. Answers to the user's own requests still swap.
+  function hold(region) { if (region && pending.indexOf(region) < 0) pending.push(region); }
+  window.swarmHold = hold;
+  document.addEventListener("htmx:beforeSwap", function (e) {
+    var config = e.detail.requestConfig || {};
+    if (!paused || !config.triggeringEvent || config.triggeringEvent.type !== "swarm:refresh") return;
+    e.detail.shouldSwap = false;
+    hold(config.elt);
   });
 
   // Confirmation panels answer a refused form (wrong typed name: 422; the filter's matches changed:

@@ -134,8 +134,12 @@ class LifecycleStore(Protocol):
         """One agent with its effective state (an online agent past the TTL reads as expired). NotFound."""
         ...
 
-    def list_agents(self, *, state: AgentState | None = None, offset: int = 0, limit: int = 50) -> Page[AgentRecord]:
-        """Agents by effective state, most recently seen first."""
+    def list_agents(
+        self, *, state: AgentState | None = None, ended_since: datetime | None = None, offset: int = 0, limit: int = 50
+    ) -> Page[AgentRecord]:
+        """Agents by effective state, most recently seen first. With `ended_since`, only the online ones
+        and those that went offline or expired at or after it (an agent past its TTL ended at its last
+        heartbeat plus the TTL, swept or not)."""
         ...
 
     def count_by_state(self) -> dict[AgentState, int]:

@@ -231,6 +231,9 @@ SWARM_AGENT_TTL_S = env_float("SWARM_AGENT_TTL_S", 30.0)
 SWARM_LEASE_TTL_S = env_float("SWARM_LEASE_TTL_S", 30.0)
 SWARM_CLAIM_TTL_S = env_float("SWARM_CLAIM_TTL_S", 60.0)
 SWARM_SWEEP_INTERVAL_S = env_float("SWARM_SWEEP_INTERVAL_S", 5.0)
+# The Agents page lists online agents and those that went offline or expired within this many seconds;
+# the older ones are one click away (until retention prunes them, SWARM_RETENTION_AGENTS_DAYS).
+SWARM_AGENTS_RECENT_S = env_float("SWARM_AGENTS_RECENT_S", 3600.0)
 # Heartbeats are broadcast live every time but written to the event log at most this often per agent.
 SWARM_HEARTBEAT_LOG_INTERVAL_S = env_float("SWARM_HEARTBEAT_LOG_INTERVAL_S", 60.0)
 # Checkpoints kept per identity and generation (older versions of the generation are pruned on save).

@@ -7,7 +7,8 @@ import csv
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, tzinfo
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django.http import HttpRequest, StreamingHttpResponse
 from django.utils import timezone
@@ -33,16 +34,25 @@ class AuditQuery:
     range_name: str
     since_text: str
     until_text: str
+    zone_name: str = ""
 
     def params(self) -> dict[str, str]:
         return {"identity": self.subject, "actor": self.where.actor, "action": self.where.action,
-                "range": self.range_name, "since": self.since_text, "until": self.until_text}
+                "range": self.range_name, "since": self.since_text, "until": self.until_text, "tz": self.zone_name}
 
 
-def _moment(text: str) -> datetime | None:
-    """A <input type=datetime-local> value, read as UTC (the form says so); None if empty or malformed."""
+def _zone(name: str) -> tuple[tzinfo, str]:
+    """The time zone the From/to fields are in: the browser's (the page sends its IANA name), else UTC."""
     try:
-        return datetime.fromisoformat(text).replace(tzinfo=UTC) if text else None
+        return (ZoneInfo(name), name) if name and len(name) <= 64 and "\x00" not in name else (UTC, "")
+    except (ZoneInfoNotFoundError, ValueError):
+        return UTC, ""
+
+
+def _moment(text: str, zone: tzinfo = UTC) -> datetime | None:
+    """A <input type=datetime-local> value, read in `zone`; None if empty or malformed."""
+    try:
+        return datetime.fromisoformat(text).replace(tzinfo=zone) if text else None
     except ValueError:
         return None
 
@@ -55,12 +65,13 @@ def audit_query(request: HttpRequest) -> AuditQuery:
     range_name = request.GET.get("range", "")
     range_name = range_name if range_name in RANGES else ""
     since_text, until_text = request.GET.get("since", "")[:32], request.GET.get("until", "")[:32]
-    since, until = _moment(since_text), _moment(until_text)
+    zone, zone_name = _zone(request.GET.get("tz", ""))
+    since, until = _moment(since_text, zone), _moment(until_text, zone)
     if range_name:
         since = timezone.now() - RANGES[range_name]
     where = AuditFilter(actor=actor, action=action, since=since, until=until)
     return AuditQuery(subject, where, range_name, since_text if since_text and _moment(since_text) else "",
-                      until_text if until_text and _moment(until_text) else "")
+                      until_text if until_text and _moment(until_text) else "", zone_name)
 
 
 def _rows(query: AuditQuery) -> Iterator[list[str]]:

@@ -11,6 +11,8 @@ from identities.types import AuditRecord
 from stores.types import Event
 
 TIMELINE_LENGTH = 60
+# Kinds whose summary reads on from the agent's name.
+AGENT_FIRST = {"stale_write_rejected", "lease_acquired", "lease_renewed", "lease_released", "lease_lost"}
 
 
 @dataclass(frozen=True)
@@ -24,6 +26,7 @@ class TimelineItem:
     ok: bool = True
     reason: str = ""
     agent: str | None = None  # the agent the event names (lease holder, rejected writer), linked by name
+    agent_first: bool = False  # the summary goes on from the agent's name ("<agent> took the lease ...")
 
 
 def timeline(events: list[Event], audits: list[AuditRecord], limit: int = TIMELINE_LENGTH) -> list[TimelineItem]:
@@ -33,32 +36,30 @@ def timeline(events: list[Event], audits: list[AuditRecord], limit: int = TIMELI
     return items[:limit]
 
 
-def _short(agent: Any) -> str:
-    return str(agent)[:8] if agent else "?"
-
-
 def event_summary(kind: str, p: dict[str, Any]) -> tuple[str, str]:
-    """(summary, tone) for an identity event's payload."""
+    """(summary, tone) for an identity event's payload. Where the event names an agent (lease holder,
+    rejected writer) the summary goes on from the agent's name, which the page puts first as a link."""
     what = kind.partition(".")[2]
     token = p.get("fencing_token")
     if what == "stale_write_rejected":
-        who = f"agent {_short(p.get('agent_id'))}" + (f" (token {p['caller']})" if p.get("caller") else "")
         op = p.get("operation", "write")
+        who = "" if p.get("agent_id") else "a caller naming no agent"
+        by = f" (API token {p['caller']})" if p.get("caller") else ""
         if p.get("code") == "fencing_token_required":
-            return f"refused {op} from {who}: no fencing token (current #{p.get('current_token')})", "bad"
+            return f"{who}{by}: {op} refused, no fencing token (current #{p.get('current_token')})".lstrip(), "bad"
         if p.get("code") == "fence_mismatch":
-            return (f"refused {op} from {who}: token #{p.get('presented_token')} is another identity's "
-                    f"(current #{p.get('current_token')})", "bad")
-        return (f"rejected a stale {op} from {who}: "
-                f"token #{p.get('presented_token')} < current #{p.get('current_token')}", "bad")
+            return (f"{who}{by}: {op} refused, token #{p.get('presented_token')} is another identity's "
+                    f"(current #{p.get('current_token')})").lstrip(), "bad"
+        return (f"{who}{by}: stale {op} rejected, "
+                f"token #{p.get('presented_token')} < current #{p.get('current_token')}").lstrip(), "bad"
     if what == "lease_acquired":
-        return f"agent {_short(p.get('holder'))} took the lease with token #{token}", "ok"
+        return f"took the lease with token #{token}", "ok"
     if what == "lease_renewed":
-        return f"agent {_short(p.get('holder'))} renewed lease #{token}", ""
+        return f"renewed lease #{token}", ""
     if what == "lease_released":
-        return f"agent {_short(p.get('holder'))} released lease #{token}", "warn"
+        return f"released lease #{token}", "warn"
     if what == "lease_lost":
-        return f"lease #{token} of agent {_short(p.get('holder'))} lost: {p.get('reason') or 'unknown'}", "bad"
+        return f"lost lease #{token}: {p.get('reason') or 'unknown'}", "bad"
     if what == "checkpoint_completed":
         return (f"checkpoint v{p.get('version')} saved (generation {p.get('generation')}, {p.get('size')} B, "
                 f"token #{token})", "ok")
@@ -80,8 +81,9 @@ def event_summary(kind: str, p: dict[str, Any]) -> tuple[str, str]:
 def event_item(event: Event) -> TimelineItem:
     summary, tone = event_summary(event.kind, event.payload)
     agent = event.payload.get("holder") or event.payload.get("agent_id")
+    first = event.kind.partition(".")[2] in AGENT_FIRST and bool(agent)
     return TimelineItem(at=event.created_at, kind=event.kind, summary=summary, tone=tone, event_id=event.id,
-                        agent=str(agent) if agent else None)
+                        agent=str(agent) if agent else None, agent_first=first)
 
 
 def audit_item(record: AuditRecord) -> TimelineItem:

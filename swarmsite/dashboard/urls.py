@@ -36,7 +36,15 @@ class PrintableId:
         return value
 
 
+class TaskId(PrintableId):
+    """A task id as the outputs API takes it: 1 to 200 characters, any but control characters, so
+    slashes too (the task page is the rest of the path)."""
+
+    regex = r"[^\x00-\x1f\x7f]{1,200}"
+
+
 register_converter(PrintableId, "id")
+register_converter(TaskId, "task")
 
 
 urlpatterns = [
@@ -54,7 +62,7 @@ urlpatterns = [
     path("audit/export.csv", audit_filters.audit_csv, name="audit-csv"),
     path("charts/", charts.chart_data, name="chart-data"),
     path("search/", search.search, name="search"),
-    path("tasks/<str:task_id>/", task.task_detail, name="task"),
+    path("tasks/<task:task_id>/", task.task_detail, name="task"),
     path("outputs/", outputs.outputs, name="outputs"),
     path("outputs/<id:ref>/", outputs.output_detail, name="output"),
     path("runtimes/", runtimes.runtimes, name="runtimes"),

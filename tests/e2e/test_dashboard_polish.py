@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import csv
 import re
+from datetime import datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from playwright.sync_api import expect
 
@@ -155,6 +157,24 @@ def test_audit_filter_and_its_csv(page: Any, live_server_url: str, api_token: st
     rows = list(csv.reader(open(download.value.path(), encoding="utf-8")))
     assert rows[0][:4] == ["created_at", "actor", "action", "subject"]
     assert [r[1:4] for r in rows[1:]] == [["operator-e2e", "retired", "beta"]]
+
+
+def test_audit_time_range_is_in_the_browsers_zone(browser: Any, live_server_url: str, api_token: str) -> None:
+    api = AgentApi(live_server_url, api_token)
+    api.create("alpha")
+    assert api.http.post("/identities/alpha/retire", json={"reason": "e2e"}).status_code == 200
+    context = browser.new_context(timezone_id="Asia/Tokyo")  # UTC+9: a UTC reading would miss by hours
+    page = context.new_page()
+    login(page, live_server_url, "viewer")
+    page.goto(f"{live_server_url}/audit/")
+    expect(page.locator("[data-zone-label]")).to_have_text("Asia/Tokyo")
+    tokyo = datetime.now(ZoneInfo("Asia/Tokyo")).replace(tzinfo=None, microsecond=0)
+    page.fill("input[name=since]", (tokyo - timedelta(minutes=10)).isoformat())
+    expect(page.locator('tr.audit-row[data-action="retired"]')).to_have_count(1)
+    assert "tz=Asia%2FTokyo" in page.url
+    page.fill("input[name=since]", (tokyo + timedelta(minutes=10)).isoformat())
+    expect(page.locator("#audit-table")).to_contain_text("No audited action matches")
+    context.close()
 
 
 def test_unknown_identity_shows_the_styled_404(page: Any, live_server_url: str) -> None:

@@ -3,6 +3,7 @@ back (and says how many wait) until it is released."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from playwright.sync_api import expect
@@ -43,5 +44,6 @@ def test_overview_counts_update_live_and_pause_holds_them(page: Any, live_server
     assert api.http.post("/identities/alpha/respawn", json={"reason": "e2e"}).status_code == 200
     assert api.checkpoint("alpha", agent, old, {"late": True}).status_code == 409
     expect(count(page, "rejections")).to_have_text("1", timeout=8000)
-    expect(page.locator("#live-status .label")).to_contain_text("live · updated")
+    expect(page.locator("#live-status .label")).to_have_text(re.compile(r"^live · \d\d:\d\d:\d\d$"))
+    expect(page.locator("#live-status")).to_have_attribute("title", re.compile("^Live updates; last one at "))
     screenshot(page, "overview-live")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Iterable, Mapping
 from datetime import datetime
@@ -14,6 +15,9 @@ from identities.models import CheckpointRow, ContinuityRow, Identity, LeaseRow, 
 from identities.types import LeaseState
 from stores.backends.orm.base import translate_db_errors
 from stores.models import Agent, Output, PersistedSession, QueuedWorkBatchRecord
+
+
+ID_START = re.compile(r"[0-9a-fA-F]{4}[0-9a-fA-F-]{0,31}")
 
 
 def _uuid(text: str) -> UUID | None:
@@ -89,15 +93,20 @@ class OrmLookups:
         hits += [SearchHit("identity", n, n, s) for n, s in
                  Identity.objects.filter(name__startswith=text).order_by("name").values_list("name", "state")[:limit]]
         as_uuid = _uuid(text)
-        agents = Agent.objects.filter(Q(id=as_uuid) if as_uuid else Q(name__startswith=text))
+        # Pages show agents' and sessions' ids by their first 8 characters: such a start finds them too.
+        id_start = as_uuid is None and ID_START.fullmatch(text) is not None
+        by_name = Q(name__startswith=text) | Q(id__startswith=text.lower()) if id_start else Q(name__startswith=text)
+        agents = Agent.objects.filter(Q(id=as_uuid) if as_uuid else by_name)
         hits += [SearchHit("agent", str(i), n or str(i)[:8], f"{s} · {str(i)[:8]}") for i, n, s in
                  agents.order_by("name").values_list("id", "name", "state")[:limit]]
         hits += [SearchHit("output", r, r, f"{t} · attempt {a}") for r, t, a in
                  Output.objects.filter(ref=text).values_list("ref", "task_id", "attempt")[:1]]
         tasks = Output.objects.filter(task_id__startswith=text).values_list("task_id", flat=True).distinct()
         hits += [SearchHit("task", t, t) for t in tasks.order_by("task_id")[:limit]]
-        hits += [SearchHit("session", s, s) for s in
-                 PersistedSession.objects.filter(session_id=text).values_list("session_id", flat=True)[:1]]
+        sessions = PersistedSession.objects.filter(
+            Q(session_id__startswith=text) if id_start else Q(session_id=text)
+        ).order_by("session_id")
+        hits += [SearchHit("session", s, s) for s in sessions.values_list("session_id", flat=True)[:limit]]
         hits += [SearchHit("batch", b, b, f"session {s}") for b, s in
                  QueuedWorkBatchRecord.objects.filter(batch_id=text).values_list("batch_id", "session_id")[:1]]
         return hits

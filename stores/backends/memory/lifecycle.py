@@ -134,12 +134,16 @@ class InMemoryLifecycleStore:
                 raise NotFound(f"agent {agent_id} is not registered", agent_id=str(agent_id))
             return self._effective(record, now)
 
-    def list_agents(self, *, state: AgentState | None = None, offset: int = 0, limit: int = 50) -> Page[AgentRecord]:
+    def list_agents(
+        self, *, state: AgentState | None = None, ended_since: datetime | None = None, offset: int = 0, limit: int = 50
+    ) -> Page[AgentRecord]:
         now = self._clock.now()
         with self._lock:
             records = [self._effective(r, now) for r in self._agents.values()]
         if state is not None:
             records = [r for r in records if r.state == state]
+        if ended_since is not None:
+            records = [r for r in records if r.state == AgentState.ONLINE or r.state_changed_at >= ended_since]
         records.sort(key=lambda r: (r.last_heartbeat, str(r.agent_id)), reverse=True)
         return Page(items=records[offset : offset + limit], total=len(records), offset=offset, limit=limit)
 

@@ -191,11 +191,19 @@ class OrmLifecycleStore:
         return Q(state=Agent.State.OFFLINE)
 
     @translate_db_errors
-    def list_agents(self, *, state: AgentState | None = None, offset: int = 0, limit: int = 50) -> Page[AgentRecord]:
+    def list_agents(
+        self, *, state: AgentState | None = None, ended_since: datetime | None = None, offset: int = 0, limit: int = 50
+    ) -> Page[AgentRecord]:
         now = self._clock.now()
         rows: QuerySet[Agent] = Agent.objects.all()
         if state is not None:
             rows = rows.filter(self._effective_state_filter(state, now))
+        if ended_since is not None:
+            # Online rows past their TTL ended at last_heartbeat + TTL; the others when their state changed.
+            rows = rows.filter(
+                Q(state=Agent.State.ONLINE, last_heartbeat__gte=ended_since - self._ttl)
+                | Q(state__in=[Agent.State.OFFLINE, Agent.State.EXPIRED], state_changed_at__gte=ended_since)
+            )
         total = rows.count()
         items = [self._record(r, now) for r in rows.order_by("-last_heartbeat", "-id")[offset : offset + limit]]
         return Page(items=items, total=total, offset=offset, limit=limit)

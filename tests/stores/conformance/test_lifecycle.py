@@ -158,6 +158,45 @@ def test_heartbeats_are_coalesced_in_the_event_log(lifecycle: LifecycleStore) ->
     assert kinds == ["agent.online", "agent.online", "agent.heartbeat"]
 
 
+def test_list_since_keeps_online_agents_and_those_that_ended_since(lifecycle: LifecycleStore) -> None:
+    start = timezone.now()
+    gone_long, silent_long, gone_lately, swept, silent_lately, live = (uuid.uuid4() for _ in range(6))
+
+    def at(minutes: int, seconds: int = 0) -> time_machine.travel:
+        return time_machine.travel(start + timedelta(minutes=minutes, seconds=seconds), tick=False)
+
+    with at(0):
+        lifecycle.register(gone_long)
+        lifecycle.register(silent_long)
+        lifecycle.deregister(gone_long)  # ended at 0
+    with at(50):
+        lifecycle.register(gone_lately)
+        lifecycle.register(swept)
+    with at(50, 10):
+        lifecycle.expire_silent()  # silent_long ends at 50:10
+    with at(50, 20):
+        lifecycle.deregister(gone_lately)  # ends at 50:20
+    with at(51, 40):
+        lifecycle.register(silent_lately)  # silent from here: past its 30 s TTL at 52:10, never swept
+    with at(52):
+        lifecycle.expire_silent()  # swept ends at 52:00
+    with at(54, 50):
+        lifecycle.register(live)
+    with at(55):
+        def since(minutes: int, seconds: int, state: AgentState | None = None) -> set[uuid.UUID]:
+            page = lifecycle.list_agents(state=state, ended_since=start + timedelta(minutes=minutes, seconds=seconds))
+            assert page.total == len(page.items)
+            return {a.agent_id for a in page.items}
+
+        assert since(50, 10) == {silent_long, gone_lately, swept, silent_lately, live}
+        assert since(50, 11) == {gone_lately, swept, silent_lately, live}
+        assert since(52, 0, AgentState.EXPIRED) == {swept, silent_lately}
+        assert since(52, 1, AgentState.EXPIRED) == {silent_lately}
+        assert since(52, 11, AgentState.EXPIRED) == set()
+        assert since(52, 11, AgentState.ONLINE) == {live}
+        assert lifecycle.list_agents().total == 6
+
+
 def test_list_filters_by_state_and_paginates_most_recent_first(lifecycle: LifecycleStore) -> None:
     start = timezone.now()
     agents = [uuid.uuid4() for _ in range(5)]

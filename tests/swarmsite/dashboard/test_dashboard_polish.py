@@ -4,9 +4,11 @@ filter, and the error pages, through the real URL conf and database."""
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import io
 import uuid
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from django.apps import apps
@@ -138,6 +140,22 @@ def test_search_finds_sessions_and_batches(viewer_client: Client) -> None:
     assert runtime_persistence().get_summary(session).pending_count == 1
 
 
+def test_search_finds_agents_and_sessions_by_the_id_start_the_pages_show(viewer_client: Client) -> None:
+    create("alpha")
+    agent = online_agent("scout-4")
+    other = online_agent("scout-5")
+    hold("alpha", agent)
+    session = str(identity_runtime().send("alpha", {"type": "text", "text": "hi"}).session_id)
+    for start in (str(agent)[:8], str(agent)[:13], str(agent)[:8].upper()):
+        page = viewer_client.get("/search/", {"q": start}).content.decode()
+        assert f'href="/agents/{agent}/"' in page, start
+        assert f'href="/agents/{other}/"' not in page or str(other).startswith(start.lower())
+    page = viewer_client.get("/search/", {"q": session[:13]}).content.decode()
+    assert f'href="/sessions/{session}/"' in page
+    # Too short or not hex: no id search (an identity or agent name may still start so).
+    assert "Nothing matches" in viewer_client.get("/search/", {"q": str(agent)[:3] + "z"}).content.decode()
+
+
 def test_search_with_nothing_found_says_so(viewer_client: Client) -> None:
     page = viewer_client.get("/search/", {"q": "nothing-like-this"}).content.decode()
     assert "Nothing matches" in page
@@ -186,6 +204,24 @@ def test_audit_time_range_leaves_older_entries_out(viewer_client: Client) -> Non
     assert 'data-action="respawned"' in viewer_client.get("/audit/", {"range": "1h"}).content.decode()
     page = viewer_client.get("/audit/", {"until": "2000-01-01T00:00"}).content.decode()
     assert 'data-action="respawned"' not in page and "No audited action matches" in page
+
+
+def test_audit_time_range_is_read_in_the_browsers_zone(viewer_client: Client) -> None:
+    at = dt.datetime.now(dt.UTC).replace(microsecond=0)
+    audit("ada", "respawned", "alpha")
+    berlin = at.astimezone(ZoneInfo("Europe/Berlin")).replace(tzinfo=None)  # what the page shows there
+    since = (berlin - dt.timedelta(minutes=1)).isoformat()
+    found = viewer_client.get("/audit/", {"since": since, "tz": "Europe/Berlin"}).content.decode()
+    assert 'data-action="respawned"' in found
+    assert 'name="tz" value="Europe/Berlin"' in found and ">Europe/Berlin</span>" in found
+    later = (berlin + dt.timedelta(minutes=1)).isoformat()
+    assert 'data-action="respawned"' not in viewer_client.get("/audit/", {"since": later, "tz": "Europe/Berlin"}).content.decode()
+    # Without a zone (no script) or with one that does not exist, the fields are UTC, and say so.
+    page = viewer_client.get("/audit/", {"since": since, "tz": "Mars/Olympus"}).content.decode()
+    assert ">UTC</span>" in page and 'name="tz" value=""' in page
+    csv_rows = b"".join(viewer_client.get("/audit/export.csv", {"since": since, "tz": "Europe/Berlin"})
+                        .streaming_content).decode()  # type: ignore[attr-defined]
+    assert "respawned" in csv_rows
 
 
 def test_feed_filter_keeps_only_the_kind_asked_for(viewer_client: Client) -> None:

@@ -14,7 +14,7 @@ from identities.types import ContinuityRecord, DurableAgentSpec
 from stores.errors import StaleFencingToken
 from swarmsite.composition import identity_runtime, lifecycle_store
 from tests.conftest import user_with_role
-from tests.swarmsite.dashboard.helpers import checkpoint, create, hold
+from tests.swarmsite.dashboard.helpers import checkpoint, create, hold, online_agent
 
 pytestmark = pytest.mark.django_db
 
@@ -32,7 +32,7 @@ def test_identity_page_shows_lease_continuity_checkpoints_and_timeline(viewer_cl
     checkpoint("planner-1", grant, {"step": 1})
     checkpoint("planner-1", grant, {"step": 2})
     body = viewer_client.get("/identities/planner-1/").content.decode()
-    assert f'<code id="lease-holder">{grant.holder}</code>' in body
+    assert f'<code id="lease-holder" class="muted small">{grant.holder}</code>' in body
     assert f'<code class="token" id="lease-token">#{grant.fencing_token}</code>' in body
     assert '<dd id="generation">0</dd>' in body
     assert body.count('class="checkpoint') == 2
@@ -63,6 +63,21 @@ def test_timeline_shows_a_rejected_stale_write_with_both_tokens(viewer_client: C
     body = viewer_client.get("/identities/alpha/").content.decode()
     assert f"token #{old.fencing_token} &lt; current #{current}" in body
     assert "1 rejected stale write" in body
+
+
+def test_timeline_names_agents_first_and_links_them(viewer_client: Client) -> None:
+    create("alpha")
+    agent = online_agent("planner-9")
+    old = hold("alpha", agent)
+    identity_runtime().respawn("alpha", actor="op")
+    with pytest.raises(StaleFencingToken):
+        checkpoint("alpha", old, {"late": True})
+    body = viewer_client.get("/identities/alpha/", headers={"HX-Request": "true", "HX-Target": "identity-timeline"})
+    text = body.content.decode()
+    link = f'<a class="agent-link" href="/agents/{agent}/" title="agent {agent}">planner-9</a>'
+    assert f"{link} took the lease with token #{old.fencing_token}" in text
+    assert f"{link}: stale checkpoint rejected, token #{old.fencing_token} &lt; current" in text
+    assert f">{str(agent)[:8]}<" not in text and f"agent {str(agent)[:8]} " not in text  # never an id prefix
 
 
 def test_why_line_of_a_lost_lease_names_expiry_and_the_holders_last_heartbeat(viewer_client: Client) -> None:

@@ -209,3 +209,14 @@ def test_admin_shows_outputs_read_only(admin_client: Client) -> None:
     assert admin_client.get("/admin/stores/output/add/").status_code == 403
     assert admin_client.post(f"/admin/stores/output/{pk}/delete/", {"post": "yes"}).status_code == 403
     assert Output.objects.filter(pk=pk).exists()
+
+
+def test_task_ids_with_slashes_and_spaces_link_to_their_task_page(viewer_client: Client) -> None:
+    first = add(task="plan/step 1?", attempt=0, producer="p", event=Progress(stage="a"))
+    final = add(task="plan/step 1?", attempt=0, producer="p", parents=[first.ref])
+    task_url = "/tasks/plan/step%201%3F/"
+    for page in ("/outputs/", f"/outputs/{final.ref}/", "/"):
+        body = html(viewer_client, page)
+        assert f'href="{task_url}"' in body, page
+    task = html(viewer_client, task_url)
+    assert first.ref in task and final.ref in task
