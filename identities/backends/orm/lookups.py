@@ -16,7 +16,6 @@ from identities.types import LeaseState
 from stores.backends.orm.base import translate_db_errors
 from stores.models import Agent, Output, PersistedSession, QueuedWorkBatchRecord
 
-
 ID_START = re.compile(r"[0-9a-fA-F]{4}[0-9a-fA-F-]{0,31}")
 
 
