@@ -12,7 +12,8 @@ supply runs out; their rate is then counted over the time they ran.
 Statements: counted in a separate process on another fresh database of the same engine, with every
 request sent through Django's test Client (the full middleware chain, ninja, the token check) and the
 connections handled as the server handles them (close_old_connections before and after each request,
-as Django's request_started / request_finished signals do). They are counted at the driver, so
+as Django's request_started / request_finished signals do, as long as the server's code leaves it
+connected to them; swarmsite.asgi is imported first, as the server does). They are counted at the driver, so
 nothing is missed: on SQLite through sqlite3's trace callback on every connection (it sees BEGIN,
 COMMIT, SAVEPOINT, RELEASE and the PRAGMAs), on PostgreSQL through libpq's protocol trace (PQtrace)
 of every psycopg connection (each Query or Execute message the server receives). The count is the
@@ -604,30 +605,48 @@ class StatementLog:
                 self.current = None
 
 
+def _listens(signal: Any, receiver: Callable[..., Any]) -> bool:
+    """Whether receiver is connected to signal (disconnect answers that; it is connected again)."""
+    if signal.disconnect(receiver):
+        signal.connect(receiver)
+        return True
+    return False
+
+
 class TestClientTransport:
-    """Django's test Client, with connections closed or kept as the server's request signals would."""
+    """Django's test Client, with connections closed or kept as the server's request signals would: the
+    test Client keeps Django's close_old_connections from its request_started / request_finished, so it
+    is called here, before and after each request, wherever the server's code leaves it connected."""
 
     def __init__(self, token: str) -> None:
+        from django.core.signals import request_finished, request_started
+        from django.db import close_old_connections
         from django.test import Client
 
         self.client = Client(HTTP_HOST="127.0.0.1", HTTP_AUTHORIZATION=f"Bearer {token}")
+        self.on_start = _listens(request_started, close_old_connections)
+        self.on_finish = _listens(request_finished, close_old_connections)
+
+    def _request(self, send: Callable[[], Any]) -> Any:
+        from django.db import close_old_connections
+
+        if self.on_start:
+            close_old_connections()
+        response = send()
+        if self.on_finish:
+            close_old_connections()
+        return response
 
     def post(self, path: str, body: dict[str, Any] | None = None, headers: dict[str, str] | None = None,
              ) -> tuple[int, Any]:
-        from django.db import close_old_connections
-
-        close_old_connections()  # request_started
-        response = self.client.post(f"/api/v1{path}", data=json.dumps(body) if body is not None else "",
-                                    content_type="application/json", headers=headers or {})
-        close_old_connections()  # request_finished
+        response = self._request(lambda: self.client.post(
+            f"/api/v1{path}", data=json.dumps(body) if body is not None else "", content_type="application/json",
+            headers=headers or {},
+        ))
         return response.status_code, json.loads(response.content) if response.content else None
 
     def get(self, path: str) -> Any:
-        from django.db import close_old_connections
-
-        close_old_connections()
-        response = self.client.get(f"/api/v1{path}")
-        close_old_connections()
+        response = self._request(lambda: self.client.get(f"/api/v1{path}"))
         assert response.status_code == 200, response.content
         return json.loads(response.content)
 
@@ -644,6 +663,8 @@ def count_statements(repeat: int = 5, warmup: int = 2) -> dict[str, Any]:
     from io import StringIO
 
     from django.core.management import call_command
+
+    import swarmsite.asgi  # noqa: F401  (what the server's entry point sets up at import, set up here too)
 
     call_command("migrate", verbosity=0, interactive=False)
     tokens = {}
