@@ -167,7 +167,8 @@ if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
     # crashes (only an OS crash or power loss can lose the last commits), the usual server setting.
     # Writers in one process queue on a lock instead of sleeping in SQLite's busy handler
     # (stores/sqlite_engine/base.py); otherwise Django's own SQLite backend.
-    DATABASES["default"]["ENGINE"] = "stores.sqlite_engine"
+    if env_bool("SWARM_SQLITE_WRITER_LOCK", True):
+        DATABASES["default"]["ENGINE"] = "stores.sqlite_engine"
     DATABASES["default"]["OPTIONS"] = {
         "timeout": 20,
         "transaction_mode": "IMMEDIATE",

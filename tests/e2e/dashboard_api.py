@@ -12,7 +12,9 @@ import httpx
 
 class AgentApi:
     def __init__(self, base_url: str, token: str) -> None:
-        self.http = httpx.Client(base_url=f"{base_url}/api/v1", headers={"Authorization": f"Bearer {token}"})
+        # A live server's first requests build its backends; on a busy CI machine that outlasts httpx's 5 s.
+        self.http = httpx.Client(base_url=f"{base_url}/api/v1", headers={"Authorization": f"Bearer {token}"},
+                                 timeout=30)
 
     def create(self, identity: str, **spec: Any) -> None:
         response = self.http.post("/identities", json={"identity": identity, "profile": "worker", **spec})
