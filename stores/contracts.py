@@ -623,3 +623,13 @@ class MetricsRollup(Protocol):
     def total(self, metric: str, scope_type: str, scope_id: str) -> int:
         """The running total of a metric that keeps one (queue_delta); 0 for the others."""
         ...
+
+    def buckets_retention(self, before: datetime) -> TableRetention:
+        """The buckets table: rows (running totals included), oldest bucket, and how many buckets a prune
+        with the same cutoff would remove."""
+        ...
+
+    def prune_buckets(self, before: datetime, *, limit: int) -> int:
+        """Remove at most `limit` minute and hour buckets that ended at or before `before`, oldest first;
+        running totals stay. Returns how many went."""
+        ...

@@ -59,7 +59,7 @@ def _queue_keep() -> timedelta | None:
 def policies() -> list[Policy]:
     events, lifecycle, queue = composition.event_log(), composition.lifecycle_store(), composition.runtime_persistence()
     outputs, registry = composition.output_store(), composition.identity_registry()
-    leases = composition.lease_provider()
+    leases, rollup = composition.lease_provider(), composition.metrics_rollup()
     return [
         Policy("events", _days("SWARM_RETENTION_EVENTS_DAYS"), "older than the window (resumes before it must resync)",
                events.events_retention, lambda at, n: events.prune_events(at, limit=n)),
@@ -75,6 +75,8 @@ def policies() -> list[Policy]:
                outputs.outputs_retention, lambda at, n: outputs.prune_outputs(at, limit=n)),
         Policy("lease grants", _days("SWARM_RETENTION_REJECTIONS_DAYS"), "older than the rejections window",
                leases.grants_retention, lambda at, n: leases.prune_grants(at, limit=n)),
+        Policy("metric buckets", _days("SWARM_RETENTION_METRICS_DAYS"), "chart buckets that ended before the window",
+               rollup.buckets_retention, lambda at, n: rollup.prune_buckets(at, limit=n)),
         Policy("idempotent answers", _days("SWARM_RETENTION_IDEMPOTENCY_DAYS"), "older than the idempotency window",
                idempotency.answers_retention, idempotency.prune_answers),
     ]

@@ -251,6 +251,8 @@ SWARM_RETENTION_AUDIT_DAYS = env_float("SWARM_RETENTION_AUDIT_DAYS", 90.0)
 SWARM_RETENTION_REJECTIONS_DAYS = env_float("SWARM_RETENTION_REJECTIONS_DAYS", 90.0)
 SWARM_RETENTION_AGENTS_DAYS = env_float("SWARM_RETENTION_AGENTS_DAYS", 7.0)
 SWARM_RETENTION_OUTPUTS_DAYS = env_float("SWARM_RETENTION_OUTPUTS_DAYS", 0.0)
+# Chart buckets: charts read at most the last day, so two days leave a margin (running totals stay).
+SWARM_RETENTION_METRICS_DAYS = env_float("SWARM_RETENTION_METRICS_DAYS", 2.0)
 # The sweeper prunes at most this often (one process at a time, tracked in the database), in batches of
 # SWARM_RETENTION_BATCH rows (one short transaction each) for at most SWARM_RETENTION_BUDGET_S per sweep;
 # what is left is picked up by the next sweep. Session vacuum, blob GC and expired logins: daily.

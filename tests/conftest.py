@@ -1,8 +1,10 @@
 from __future__ import annotations
 
 import multiprocessing
+import os
 from collections.abc import Iterator
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 from django.test import Client
@@ -13,6 +15,19 @@ from swarmsite import composition as registry
 def pytest_configure(config: pytest.Config) -> None:
     # Live-server children must not inherit asgiref's executor thread (fork hangs websocket connects).
     multiprocessing.set_start_method("spawn", force=True)
+    _own_redis_database()
+
+
+def _own_redis_database() -> None:
+    """Under `make test` the suite runs in several processes (pytest-xdist): each gets its own Redis
+    database, inherited by the servers it starts, so one process's live events never reach another's
+    clients (databases get their own names from pytest-django the same way)."""
+    worker, url = os.environ.get("PYTEST_XDIST_WORKER", ""), os.environ.get("REDIS_URL", "")
+    if not worker.startswith("gw") or not url:
+        return
+    parts = urlsplit(url)
+    base = int(parts.path.strip("/") or 0)
+    os.environ["REDIS_URL"] = urlunsplit(parts._replace(path=f"/{base + int(worker[2:])}"))
 
 
 @pytest.fixture(scope="session")

@@ -24,6 +24,7 @@ DATABASE_URL = os.environ.get("DATABASE_URL", "")
 ON_POSTGRES = DATABASE_URL.startswith("postgres")
 
 pytestmark = pytest.mark.timeout(180)
+HTTP_THREADS = 8  # SWARM_HTTP_THREADS' default: each pool thread keeps its own connection
 
 
 def manage(env: dict[str, str], *args: str) -> str:
@@ -101,14 +102,19 @@ def test_requests_reuse_database_connections(servers: dict[str, Any]) -> None:
             with psycopg.connect(servers["env"]["DATABASE_URL"], autocommit=True) as conn:
                 rows = conn.execute(
                     "SELECT pid, backend_start FROM pg_stat_activity WHERE datname = current_database() "
-                    "AND pid <> pg_backend_pid() AND backend_type = 'client backend'").fetchall()
+                    "AND pid <> pg_backend_pid() AND backend_type = 'client backend' "
+                    "AND query NOT LIKE 'LISTEN%%'").fetchall()  # the servers' notification listeners stay anyway
             return {(pid, started) for pid, started in rows}
 
         beats(20)
         before = backends()
         beats(100)
         after = backends()
-    assert after == before, "connections were opened (or closed) for requests instead of reused"
+    assert before, "no connection outlived its request"
+    # Every connection open before is still open (none closed after its request), and the 100 requests
+    # opened at most one per HTTP pool thread (a busy machine may hand a request to a thread not used yet).
+    assert before <= after, "connections were closed after requests instead of reused"
+    assert len(after - before) <= HTTP_THREADS, "connections were opened per request instead of reused"
 
 
 def test_a_body_over_the_limit_gets_413_json_also_when_chunked(servers: dict[str, Any]) -> None:

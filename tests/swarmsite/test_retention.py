@@ -179,3 +179,27 @@ def test_lease_grants_and_idempotent_answers_go_after_their_windows(api: Any) ->
     with at(T0 + 91 * DAY):
         assert retention.prune().removed["lease grants"] == 1
         assert composition.lease_provider().grant_of(token) is None
+
+
+
+def chart(client: Any, name: str) -> list[Any]:
+    answer = client.get("/charts/", {"range": "day"})
+    assert answer.status_code == 200
+    return next(c["data"] for c in answer.json()["charts"] if c["name"] == name)
+
+
+def test_chart_buckets_go_after_their_window_and_the_queue_depth_stays(viewer_client: Any) -> None:
+    """The swarm's writes fill the charts' buckets; past the 2-day window they are pruned, and the
+    overview's queue depth (a running total, not a bucket in time) still reads right."""
+    with at(T0):
+        fill_swarm()  # a delivered send, still waiting in the inbox
+        assert sum(chart(viewer_client, "messages_delivered")) == 1
+    with at(T0 + DAY):
+        assert tables(T0 + DAY)["metric buckets"].prunable == 0  # inside the window
+    with at(T0 + 3 * DAY):
+        before = tables(T0 + 3 * DAY)["metric buckets"]
+        assert before.prunable > 0 and before.oldest is not None and before.oldest <= T0
+        assert retention.prune().removed["metric buckets"] == before.prunable
+        after = tables(T0 + 3 * DAY)["metric buckets"]
+        assert after.prunable == 0 and after.rows == before.rows - before.prunable
+        assert chart(viewer_client, "queue_depth")[-1] == 1

@@ -4,9 +4,14 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Sequence
+from datetime import datetime
 
-from stores.metrics import check_range, dense_series, merged, read_span, spans_of, totals_of
-from stores.metrics_types import MINUTE_SPAN, TOTAL_MINUTE, MetricIncrement, MetricPoint
+from stores.backends.memory.pruning import retention
+from stores.metrics import bucket_start, check_range, dense_series, merged, read_span, spans_of, totals_of
+from stores.metrics_types import MINUTE_SPAN, TOTAL_MINUTE, MetricIncrement, MetricPoint, epoch_minute
+from stores.retention_types import TableRetention
+
+_Key = tuple[str, str, str, int, int]
 
 
 class InMemoryMetricsRollup:
@@ -45,3 +50,24 @@ class InMemoryMetricsRollup:
     def total(self, metric: str, scope_type: str, scope_id: str) -> int:
         with self._lock:
             return self._buckets.get((metric, scope_type, scope_id, MINUTE_SPAN, TOTAL_MINUTE), (0, 0))[0]
+
+    @staticmethod
+    def _ended_before(key: _Key, cut: int) -> bool:
+        _, _, _, span, minute = key
+        return minute != TOTAL_MINUTE and minute + span <= cut
+
+    def buckets_retention(self, before: datetime) -> TableRetention:
+        cut = epoch_minute(before)
+        with self._lock:
+            keys = list(self._buckets)
+        report = retention("metric buckets", [k for k in keys if k[4] != TOTAL_MINUTE], lambda k: bucket_start(k[4]),
+                           lambda k: self._ended_before(k, cut))
+        return TableRetention(report.table, len(keys), report.size_bytes, report.oldest, report.prunable)
+
+    def prune_buckets(self, before: datetime, *, limit: int) -> int:
+        cut = epoch_minute(before)
+        with self._lock:
+            gone = sorted((k for k in self._buckets if self._ended_before(k, cut)), key=lambda k: k[4])[:max(limit, 0)]
+            for key in gone:
+                del self._buckets[key]
+        return len(gone)

@@ -4,14 +4,19 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
 
 from django.db import DatabaseError, connection
-from django.db.models import BigIntegerField, ExpressionWrapper, F, Sum
+from django.db.models import BigIntegerField, ExpressionWrapper, F, QuerySet, Sum
 
+from stores.backends.orm.base import translate_db_errors
+from stores.backends.orm.pruning import delete_batch, table_bytes
 from stores.errors import Backend
-from stores.metrics import check_range, dense_series, merged, read_span, spans_of, totals_of
-from stores.metrics_types import MINUTE_SPAN, TOTAL_MINUTE, MetricIncrement, MetricPoint
+from stores.metrics import bucket_start, check_range, dense_series, merged, read_span, spans_of, totals_of
+from stores.metrics_types import MINUTE_SPAN, TOTAL_MINUTE, MetricIncrement, MetricPoint, epoch_minute
 from stores.models.metrics import MetricBucket
+from stores.retention_types import TableRetention
 
 _TABLE = MetricBucket._meta.db_table
 _UPSERT = (
@@ -63,3 +68,21 @@ class OrmMetricsRollup:
             scope_type=scope_type, scope_id=scope_id, metric=metric, span=MINUTE_SPAN, minute=TOTAL_MINUTE
         ).values_list("value", flat=True).first()
         return row or 0
+
+    def _ended_before(self, before: datetime) -> QuerySet[Any]:
+        # A bucket ends `span` minutes after its first minute; the running totals (minute -1) never go.
+        end = ExpressionWrapper(F("minute") + F("span"), output_field=BigIntegerField())
+        return MetricBucket.objects.alias(end=end).filter(minute__gte=0, end__lte=epoch_minute(before))
+
+    @translate_db_errors
+    def buckets_retention(self, before: datetime) -> TableRetention:
+        oldest = (MetricBucket.objects.filter(minute__gte=0).order_by("pk")
+                  .values_list("minute", flat=True).first())  # buckets are written in time order
+        return TableRetention(
+            table="metric buckets", rows=MetricBucket.objects.count(), size_bytes=table_bytes(MetricBucket),
+            oldest=None if oldest is None else bucket_start(oldest), prunable=self._ended_before(before).count(),
+        )
+
+    @translate_db_errors
+    def prune_buckets(self, before: datetime, *, limit: int) -> int:
+        return delete_batch(self._ended_before(before), limit)

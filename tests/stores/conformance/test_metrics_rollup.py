@@ -132,3 +132,22 @@ def test_hourly_and_unaligned_series_agree_with_the_minutes(metrics_rollup: Metr
     assert values(metrics_rollup, OUTPUTS, minutes=180, step=30) == [1, 1, 1, 0, 1, 1]
     shifted = metrics_rollup.series([OUTPUTS], ALL, "", start_minute=M0 + 30, end_minute=M0 + 150, step=60)
     assert [p.value for p in shifted[OUTPUTS]] == [2, 1]
+
+
+def test_prune_removes_buckets_that_ended_before_the_cutoff_and_keeps_running_totals(
+    metrics_rollup: MetricsRollup,
+) -> None:
+    metrics_rollup.add([MetricIncrement(OUTPUTS, ALL, "", 1)], M0)  # hour M0..M0+60, minute M0
+    metrics_rollup.add([MetricIncrement(QUEUE_DELTA, ALL, "", 4)], M0 + 1)
+    metrics_rollup.add([MetricIncrement(OUTPUTS, ALL, "", 2)], M0 + 90)  # the next hour
+    cutoff = T0 + timedelta(minutes=60)  # the first hour and its minutes have ended; minute 90 has not
+    report = metrics_rollup.buckets_retention(cutoff)
+    assert report.oldest == T0
+    assert report.prunable == 4  # outputs and queue_delta: minute M0, minute M0+1, and their first hour
+    assert metrics_rollup.prune_buckets(cutoff, limit=3) == 3
+    assert metrics_rollup.prune_buckets(cutoff, limit=3) == 1
+    assert metrics_rollup.prune_buckets(cutoff, limit=3) == 0
+    assert values(metrics_rollup, OUTPUTS, minutes=120) == [0] * 90 + [2] + [0] * 29
+    assert values(metrics_rollup, OUTPUTS, minutes=120, step=60) == [0, 2]
+    assert metrics_rollup.total(QUEUE_DELTA, ALL, "") == 4  # the running total is not a bucket in time
+    assert metrics_rollup.buckets_retention(cutoff).prunable == 0
