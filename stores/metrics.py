@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from datetime import UTC, datetime
 
 from stores.contracts import MetricsRollup
 from stores.errors import InvalidInput
@@ -60,11 +59,6 @@ def merged(increments: Sequence[MetricIncrement]) -> dict[tuple[str, str, str], 
 def read_span(start_minute: int, step: int) -> int:
     """Which buckets a series reads: hourly ones when its points are whole, aligned hours."""
     return HOUR_SPAN if step % HOUR_SPAN == 0 and start_minute % HOUR_SPAN == 0 else MINUTE_SPAN
-
-
-def bucket_start(minute: int) -> datetime:
-    """The moment a bucket's first minute (minutes since the epoch, UTC) began."""
-    return datetime.fromtimestamp(minute * 60, tz=UTC)
 
 
 def spans_of(minute: int) -> list[tuple[int, int]]:

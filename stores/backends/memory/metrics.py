@@ -6,10 +6,9 @@ import threading
 from collections.abc import Sequence
 from datetime import datetime
 
-from stores.backends.memory.pruning import retention
-from stores.metrics import bucket_start, check_range, dense_series, merged, read_span, spans_of, totals_of
+from stores.metrics import check_range, dense_series, merged, read_span, spans_of, totals_of
 from stores.metrics_types import MINUTE_SPAN, TOTAL_MINUTE, MetricIncrement, MetricPoint, epoch_minute
-from stores.retention_types import TableRetention
+from stores.retention_types import TableRetention, from_epoch_ms
 
 _Key = tuple[str, str, str, int, int]
 
@@ -60,9 +59,12 @@ class InMemoryMetricsRollup:
         cut = epoch_minute(before)
         with self._lock:
             keys = list(self._buckets)
-        report = retention("metric buckets", [k for k in keys if k[4] != TOTAL_MINUTE], lambda k: bucket_start(k[4]),
-                           lambda k: self._ended_before(k, cut))
-        return TableRetention(report.table, len(keys), report.size_bytes, report.oldest, report.prunable)
+        starts = [k[4] for k in keys if k[4] != TOTAL_MINUTE]
+        return TableRetention(
+            table="metric buckets", rows=len(keys), size_bytes=None,
+            oldest=from_epoch_ms(min(starts) * 60_000) if starts else None,
+            prunable=sum(self._ended_before(k, cut) for k in keys),
+        )
 
     def prune_buckets(self, before: datetime, *, limit: int) -> int:
         cut = epoch_minute(before)

@@ -13,10 +13,10 @@ from django.db.models import BigIntegerField, ExpressionWrapper, F, QuerySet, Su
 from stores.backends.orm.base import translate_db_errors
 from stores.backends.orm.pruning import delete_batch, table_bytes
 from stores.errors import Backend
-from stores.metrics import bucket_start, check_range, dense_series, merged, read_span, spans_of, totals_of
+from stores.metrics import check_range, dense_series, merged, read_span, spans_of, totals_of
 from stores.metrics_types import MINUTE_SPAN, TOTAL_MINUTE, MetricIncrement, MetricPoint, epoch_minute
 from stores.models.metrics import MetricBucket
-from stores.retention_types import TableRetention
+from stores.retention_types import TableRetention, from_epoch_ms
 
 _TABLE = MetricBucket._meta.db_table
 _UPSERT = (
@@ -80,7 +80,8 @@ class OrmMetricsRollup:
                   .values_list("minute", flat=True).first())  # buckets are written in time order
         return TableRetention(
             table="metric buckets", rows=MetricBucket.objects.count(), size_bytes=table_bytes(MetricBucket),
-            oldest=None if oldest is None else bucket_start(oldest), prunable=self._ended_before(before).count(),
+            oldest=None if oldest is None else from_epoch_ms(oldest * 60_000),
+            prunable=self._ended_before(before).count(),
         )
 
     @translate_db_errors
