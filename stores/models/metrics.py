@@ -21,10 +21,11 @@ class MetricBucket(models.Model):
         app_label = "stores"
         verbose_name = "metric bucket"
         verbose_name_plural = "metric buckets"
-        # The unique index is also the chart's read path: one scope, its metrics, a range of minutes.
+        # The unique index is also the chart's read path: one scope and span, a range of minutes, all the
+        # chart's metrics in one contiguous index range (metric last, so no skipping between metrics).
         constraints = [
             models.UniqueConstraint(
-                fields=["scope_type", "scope_id", "metric", "span", "minute"], name="metric_bucket_key"
+                fields=["scope_type", "scope_id", "span", "minute", "metric"], name="metric_bucket_key"
             )
         ]
 
