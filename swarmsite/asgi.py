@@ -7,6 +7,9 @@ import os
 
 from django.core.asgi import get_asgi_application
 
+from swarmsite.affinity import pin_this_process
+
+pin_this_process()  # a worker started by `manage.py serve` runs on a core of its own
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "swarmsite.settings")
 django_asgi_app = get_asgi_application()  # must run before importing anything that touches models
 

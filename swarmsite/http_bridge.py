@@ -14,6 +14,11 @@ and the loop writes it back.
   need; those threads close their connection after each request (they are many and mostly asleep).
 - A body above SWARM_MAX_BODY_BYTES is not kept: the handler sees its length and answers 413.
 
+- A connection that answered a request without error less than SWARM_CONN_HEALTH_IDLE_S ago is not
+  health-checked again before the next one (Django checks every reused connection with a round trip
+  to the database at each request's first query: on PostgreSQL that doubled a heartbeat's round
+  trips); one idle for longer, or after an error, is checked as before.
+
 SWARM_HTTP_THREADS sets the pool (0: Django's own ASGI handler, for comparison)."""
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ from __future__ import annotations
 import asyncio
 import io
 import logging
+import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -30,6 +36,7 @@ from django.conf import settings
 from django.core.exceptions import MiddlewareNotUsed
 from django.core.handlers.exception import convert_exception_to_response
 from django.core.handlers.wsgi import WSGIHandler
+from django.core.signals import request_finished, request_started
 from django.db import connections
 from django.utils.module_loading import import_string
 
@@ -94,6 +101,24 @@ class ApiHandler(WSGIHandler):
 Response = tuple[int, list[tuple[bytes, bytes]], bytes]
 
 
+def _mark_answered(**kwargs: Any) -> None:
+    """After Django's own end-of-request check (connected before this): the connections that served
+    this request without error, with the time."""
+    now = time.monotonic()
+    for conn in connections.all(initialized_only=True):
+        if conn.connection is not None and not conn.errors_occurred:
+            conn.swarm_answered_at = now  # type: ignore[attr-defined]
+
+
+def _skip_fresh_health_checks(**kwargs: Any) -> None:
+    """After Django's close_old_connections at request start: a connection that answered within
+    SWARM_CONN_HEALTH_IDLE_S counts as checked (one round trip less per request)."""
+    fresh_after = time.monotonic() - settings.SWARM_CONN_HEALTH_IDLE_S
+    for conn in connections.all(initialized_only=True):
+        if conn.connection is not None and getattr(conn, "swarm_answered_at", -1.0) > fresh_after:
+            conn.health_check_done = True  # type: ignore[attr-defined]
+
+
 def _run(handler: Callable[..., Iterable[bytes]], environ: dict[str, Any], close_after: bool) -> Response:
     """In a pool thread: the whole request, to the finished response (closing it sends request_finished,
     which keeps or recycles the thread's connection by CONN_MAX_AGE and its health check)."""
@@ -126,6 +151,8 @@ class ThreadedDjango:
         self.pool = ThreadPoolExecutor(threads, thread_name_prefix="swarm-http")
         self.wait_pool = ThreadPoolExecutor(wait_threads, thread_name_prefix="swarm-wait")
         self.limit = settings.SWARM_MAX_BODY_BYTES
+        request_finished.connect(_mark_answered, dispatch_uid="swarm-mark-answered")
+        request_started.connect(_skip_fresh_health_checks, dispatch_uid="swarm-skip-fresh-health-checks")
 
     async def __call__(self, scope: dict[str, Any], receive: Callable[..., Any], send: Callable[..., Any]) -> None:
         body, size = await self._read_body(receive)

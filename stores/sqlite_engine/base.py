@@ -11,6 +11,7 @@ busy handler, as before. A writer that cannot get the lock within the connection
 from __future__ import annotations
 
 import threading
+from collections import deque
 from typing import Any
 
 from django.db.backends.sqlite3 import base
@@ -73,20 +74,30 @@ class DatabaseWrapper(base.DatabaseWrapper):
 
 
 class WriterLockCursor(base.SQLiteCursorWrapper):
-    """A write in autocommit (outside any transaction) takes the writer lock for its statement."""
+    """A write in autocommit (outside any transaction) takes the writer lock for its statement.
+
+    A write with RETURNING (the heartbeat's one UPDATE) commits only when its statement is reset, after
+    its last row is read: its rows are read under the lock and handed out from here, so the next writer
+    never finds the database still busy (and asleep in SQLite's busy handler) once the lock is free."""
 
     wrapper: DatabaseWrapper
+    _returned: deque[Any] | None = None
 
     def execute(self, query: str, params: Any = None) -> Any:
+        self._returned = None
         if self.wrapper._holds_writer or not query.lstrip()[:6].upper().startswith(WRITES):
             return super().execute(query, params)
         self.wrapper._take_writer()
         try:
-            return super().execute(query, params)
+            super().execute(query, params)
+            if self.description is not None:
+                self._returned = deque(super().fetchall())
+            return self
         finally:
             self.wrapper._drop_writer()
 
     def executemany(self, query: str, param_list: Any) -> Any:
+        self._returned = None
         if self.wrapper._holds_writer:
             return super().executemany(query, param_list)
         self.wrapper._take_writer()
@@ -94,3 +105,30 @@ class WriterLockCursor(base.SQLiteCursorWrapper):
             return super().executemany(query, param_list)
         finally:
             self.wrapper._drop_writer()
+
+    def fetchone(self) -> Any:
+        if self._returned is None:
+            return super().fetchone()
+        return self._returned.popleft() if self._returned else None
+
+    def fetchmany(self, size: int | None = None) -> list[Any]:
+        if self._returned is None:
+            return super().fetchmany(self.arraysize if size is None else size)
+        count = min(self.arraysize if size is None else size, len(self._returned))
+        return [self._returned.popleft() for _ in range(count)]
+
+    def fetchall(self) -> list[Any]:
+        if self._returned is None:
+            return super().fetchall()
+        rows, self._returned = list(self._returned), deque()
+        return rows
+
+    def __iter__(self) -> Any:
+        return self
+
+    def __next__(self) -> Any:
+        if self._returned is None:
+            return super().__next__()
+        if not self._returned:
+            raise StopIteration
+        return self._returned.popleft()

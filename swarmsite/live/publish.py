@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import threading
+from collections import deque
 from typing import Any
 
 from asgiref.sync import SyncToAsync, async_to_sync
@@ -37,17 +39,17 @@ def publish(event: Event) -> None:
     if layer is None:
         return
     message = event_message(event)
+    loop = _server_loop()
+    if loop is not None:
+        # Inside a server: hand the sends to its event loop and return at once, so a write's
+        # response never waits for fan-out.
+        _outbox_for(loop).put(layer, message, event_groups(event))
+        return
 
     async def send_all() -> None:
         for group in event_groups(event):
             await layer.group_send(group, message)
 
-    loop = _server_loop()
-    if loop is not None:
-        # Inside a server: hand the sends to its event loop and return at once, so a write's
-        # response never waits for fan-out.
-        loop.call_soon_threadsafe(_spawn, send_all)
-        return
     try:
         async_to_sync(send_all)()
     except Exception:  # a broken channel layer must not fail a committed write
@@ -76,14 +78,60 @@ def _server_loop() -> asyncio.AbstractEventLoop | None:
     return loop if loop is not None and loop.is_running() else None
 
 
-def _spawn(send_all: Any) -> None:
-    task = asyncio.ensure_future(_logged(send_all()))
-    _pending.add(task)  # keep a reference until done (the loop holds tasks only weakly)
-    task.add_done_callback(_pending.discard)
+class _Outbox:
+    """Events waiting for one event loop, sent in order by one task at a time: a thread that publishes
+    while that task is scheduled or running only appends, so a busy server wakes its loop once per batch
+    of events instead of once per event (each wake-up is a write to the loop's self-pipe)."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = loop
+        self.lock = threading.Lock()
+        self.items: deque[tuple[Any, dict[str, Any], list[str]]] = deque()
+        self.draining = False
+
+    def put(self, layer: Any, message: dict[str, Any], groups: list[str]) -> None:
+        with self.lock:
+            self.items.append((layer, message, groups))
+            if self.draining:
+                return
+            self.draining = True
+        try:
+            self.loop.call_soon_threadsafe(self._start)
+        except RuntimeError:  # the loop closed meanwhile: nothing can send for it any more
+            with self.lock:
+                self.items.clear()
+                self.draining = False
+
+    def _start(self) -> None:
+        task = asyncio.ensure_future(self._drain())
+        _pending.add(task)  # keep a reference until done (the loop holds tasks only weakly)
+        task.add_done_callback(_pending.discard)
+
+    async def _drain(self) -> None:
+        while True:
+            with self.lock:
+                if not self.items:
+                    self.draining = False
+                    return
+                batch = list(self.items)
+                self.items.clear()
+            for layer, message, groups in batch:
+                try:
+                    for group in groups:
+                        await layer.group_send(group, message)
+                except Exception:  # one failed send must not stop the ones after it
+                    log.exception("could not publish event %s", message.get("kind"))
 
 
-async def _logged(coro: Any) -> None:
-    try:
-        await coro
-    except Exception:
-        log.exception("could not publish an event")
+_outboxes: dict[asyncio.AbstractEventLoop, _Outbox] = {}
+_outboxes_lock = threading.Lock()
+
+
+def _outbox_for(loop: asyncio.AbstractEventLoop) -> _Outbox:
+    with _outboxes_lock:
+        outbox = _outboxes.get(loop)
+        if outbox is None:
+            for stale in [old for old in _outboxes if old.is_closed()]:
+                del _outboxes[stale]
+            outbox = _outboxes[loop] = _Outbox(loop)
+        return outbox

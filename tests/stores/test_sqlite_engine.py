@@ -112,3 +112,22 @@ def test_a_writer_that_waits_too_long_hears_the_database_is_locked(settings: obj
         release.set()
         thread.join(10)
     assert Agent.objects.get(pk=row.pk).name == "holder"
+
+
+def test_a_write_returning_rows_is_committed_before_the_next_writer_goes() -> None:
+    """An autocommit UPDATE ... RETURNING (the heartbeat) holds SQLite's write lock until its rows are
+    read; the next writer, let in by the process lock, must not find the database still busy."""
+    first, second = agent_row(), agent_row()
+    returned: list[tuple[object, ...]] = []
+    with connection.cursor() as cursor:
+        cursor.execute(f"UPDATE {Agent._meta.db_table} SET name = %s WHERE id = %s RETURNING name",
+                       ["returned", first.pk.hex])
+        try:
+            connection.settings_dict["OPTIONS"]["timeout"] = 0.3  # the other thread's connection is new
+            errors = in_thread(lambda: Agent.objects.filter(pk=second.pk).update(name="next writer"))
+        finally:
+            connection.settings_dict["OPTIONS"]["timeout"] = 20
+        returned.extend(cursor.fetchall())
+    assert errors == []
+    assert returned == [("returned",)]
+    assert dict(Agent.objects.values_list("pk", "name")) == {first.pk: "returned", second.pk: "next writer"}

@@ -117,6 +117,28 @@ def test_requests_reuse_database_connections(servers: dict[str, Any]) -> None:
     assert len(after - before) <= HTTP_THREADS, "connections were opened per request instead of reused"
 
 
+@pytest.mark.skipif(not ON_POSTGRES, reason="PostgreSQL closes backends; a SQLite file has none to lose")
+def test_connections_the_database_closed_are_replaced_after_a_quiet_moment(servers: dict[str, Any]) -> None:
+    """A busy connection skips Django's per-request health check (it answered a moment ago); one that sat
+    idle for SWARM_CONN_HEALTH_IDLE_S is checked, so after the database drops every connection (a restart,
+    an idle timeout) the next requests reconnect instead of failing."""
+    secret = manage(servers["env"], "create_api_token", "reconnect", "--scope", "agent")
+    agent = str(uuid.uuid4())
+    with httpx.Client(base_url=f"{servers['urls'][0]}/api/v1", headers=bearer(secret)) as client:
+        assert client.post(f"/agents/{agent}/register").status_code == 200
+        for _ in range(20):
+            assert client.post(f"/agents/{agent}/heartbeat").status_code == 200
+        with psycopg.connect(servers["env"]["DATABASE_URL"], autocommit=True) as conn:
+            dropped = conn.execute(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = current_database() "
+                "AND pid <> pg_backend_pid() AND backend_type = 'client backend' AND query NOT LIKE 'LISTEN%%'"
+            ).fetchone()
+        assert dropped is not None and dropped[0] >= 1
+        time.sleep(1.5)  # past SWARM_CONN_HEALTH_IDLE_S (1 s)
+        answers = [client.post(f"/agents/{agent}/heartbeat").status_code for _ in range(30)]
+    assert answers == [200] * 30
+
+
 def test_a_body_over_the_limit_gets_413_json_also_when_chunked(servers: dict[str, Any]) -> None:
     secret = manage(servers["env"], "create_api_token", "bodies", "--scope", "agent")
     url = f"{servers['urls'][0]}/api/v1/noop"

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 from uuid import UUID
 
-from django.db import connection, transaction
-from django.db.models import Case, CharField, Count, F, Q, QuerySet, Value, When
+from django.db import connection, connections, transaction
+from django.db.models import Case, CharField, Count, F, Field, Q, QuerySet, Value, When
+from django.db.models.expressions import Col
 
 from stores.backends.orm.base import translate_db_errors
 from stores.backends.orm.pruning import delete_batch, table_retention
@@ -21,6 +22,33 @@ from stores.retention_types import TableRetention
 from stores.types import AgentRecord, AgentState, EventDraft, HeartbeatOutcome, HeartbeatResult, Page
 
 ExpiryHook = Callable[[Sequence[AgentRecord], datetime], None]
+
+_BEAT_RETURNS = ("name", "registered_at", "state_changed_at", "metadata")
+
+
+def _beat_statement() -> tuple[str, list[tuple[Col, list[Any]]]]:
+    """The heartbeat's UPDATE ... RETURNING, and each returned column with the converters that load it as
+    the model field would (the database's, then the field's); made once per database connection."""
+    wrapper = connections[connection.alias]
+    made = getattr(wrapper, "swarm_beat_statement", None)
+    if made is None:
+        ops = wrapper.ops
+        table = Agent._meta.db_table
+        columns = [cast(Field[Any, Any], Agent._meta.get_field(name)).get_col(table) for name in _BEAT_RETURNS]
+        sql = (
+            f"UPDATE {ops.quote_name(table)} SET last_heartbeat = %s "
+            "WHERE id = %s AND state = %s AND last_heartbeat >= %s AND heartbeat_logged_at > %s "
+            f"RETURNING {', '.join(ops.quote_name(str(c.target.column)) for c in columns)}"
+        )
+        made = sql, [(c, ops.get_db_converters(c) + c.get_db_converters(wrapper)) for c in columns]
+        wrapper.swarm_beat_statement = made  # type: ignore[attr-defined]
+    return made
+
+
+def _from_db(value: Any, column: Col, converters: list[Any]) -> Any:
+    for convert in converters:
+        value = convert(value, column, connection)
+    return value
 
 
 class OrmLifecycleStore:
@@ -79,9 +107,8 @@ class OrmLifecycleStore:
     def heartbeat(self, agent_id: UUID) -> AgentRecord:
         now = self._clock.now()
         cutoff = now - self._ttl
-        fresh_row = self._beat_if_fresh(agent_id, now, cutoff)
-        if fresh_row is not None:  # the usual beat: one statement, broadcast live only
-            record = self._record(fresh_row, now)
+        record = self._beat_if_fresh(agent_id, now, cutoff)
+        if record is not None:  # the usual beat: one statement, broadcast live only
             self.events.emit("agent.heartbeat", "agent", str(agent_id), agent_payload(record), now, durable=False)
             return record
         with transaction.atomic():
@@ -106,21 +133,25 @@ class OrmLifecycleStore:
             )
         raise NotFound(f"agent {agent_id} is not registered", agent_id=str(agent_id))
 
-    def _beat_if_fresh(self, agent_id: UUID, now: datetime, cutoff: datetime) -> Agent | None:
+    def _beat_if_fresh(self, agent_id: UUID, now: datetime, cutoff: datetime) -> AgentRecord | None:
         """One conditional UPDATE ... RETURNING for an online agent within its TTL whose beat is not due in
-        the event log: the row as updated, or None (not registered, offline, expired, or a logged beat is
-        due), and the full path decides."""
+        the event log: the agent as refreshed, or None (not registered, offline, expired, or a logged beat
+        is due), and the full path decides. The row is read straight from the cursor (no model instance)."""
+        sql, columns = _beat_statement()
         ops = connection.ops
-        columns = ", ".join(ops.quote_name(str(f.column)) for f in Agent._meta.concrete_fields)
-        sql = (
-            f"UPDATE {ops.quote_name(Agent._meta.db_table)} SET last_heartbeat = %s "
-            "WHERE id = %s AND state = %s AND last_heartbeat >= %s AND heartbeat_logged_at > %s "
-            f"RETURNING {columns}"
-        )
         params = [ops.adapt_datetimefield_value(now), Agent._meta.pk.get_db_prep_value(agent_id, connection),
                   Agent.State.ONLINE.value, ops.adapt_datetimefield_value(cutoff),
                   ops.adapt_datetimefield_value(now - self._log_interval)]
-        return next(iter(Agent.objects.raw(sql, params)), None)
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            row = cursor.fetchone()
+        if row is None:
+            return None
+        name, registered_at, state_changed_at, metadata = (
+            _from_db(value, column, converters) for value, (column, converters) in zip(row, columns, strict=True)
+        )
+        return AgentRecord(agent_id=agent_id, name=name, state=AgentState.ONLINE, registered_at=registered_at,
+                           last_heartbeat=now, state_changed_at=state_changed_at, metadata=metadata)
 
     @translate_db_errors
     def heartbeat_many(self, agent_ids: Sequence[UUID]) -> list[HeartbeatResult]:

@@ -12,6 +12,8 @@ import httpx
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandParser
 
+from swarmsite.affinity import CPU_ENV, worker_cpu
+
 PING_INTERVAL_S = 20  # daphne pings idle websockets this often, so proxies and NATs keep them open
 RESTART_BACKOFF_MAX_S = 10.0
 
@@ -41,10 +43,14 @@ class Worker:
         self.restart_at = 0.0
 
     def start(self) -> None:
+        env = dict(os.environ)
+        cpu = worker_cpu(self.number)
+        if cpu is not None:  # the worker pins itself at start (swarmsite/affinity.py)
+            env[CPU_ENV] = str(cpu)
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "daphne", "--fd", str(self.fd), "--access-log", self.access_log,
              "--ping-interval", str(PING_INTERVAL_S), "swarmsite.asgi:application"],
-            pass_fds=(self.fd,), start_new_session=True,
+            pass_fds=(self.fd,), start_new_session=True, env=env,
         )
 
     def exited(self) -> int | None:
