@@ -13,10 +13,11 @@ export SECRET_KEY
 
 .PHONY: run install test test-unit test-e2e lint bench migrate clean
 
-$(STAMP): pyproject.toml
+# constraints.txt pins every installed package (transitive ones too) to the versions tested together.
+$(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e '.[dev]'
+	$(BIN)/pip install -q -c constraints.txt -e '.[dev]'
 	touch $(STAMP)
 
 install: $(STAMP)
