@@ -217,8 +217,11 @@ class IdentityRegistry(Protocol):
         ...
 
     def list_rejections(
-        self, *, identity: str | None = None, offset: int = 0, limit: int = 50
+        self, *, identity: str | None = None, since: datetime | None = None, until: datetime | None = None,
+        offset: int = 0, limit: int = 50,
     ) -> Page[StaleWriteRecord]:
+        """Rejected stale writes, newest first; of one identity, and from `since` (inclusive) to `until`
+        (exclusive) when given."""
         ...
 
     def prune_audit(self, before: datetime, *, limit: int) -> int:

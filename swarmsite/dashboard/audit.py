@@ -9,6 +9,7 @@ from typing import Any
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
+from identities.lookups import lookups
 from swarmsite.audit_subjects import subject_of
 from swarmsite.composition import event_log, identity_runtime
 from swarmsite.dashboard.audit_filters import KNOWN_ACTIONS, RANGES, audit_query
@@ -29,8 +30,11 @@ def audit_log(request: HttpRequest) -> HttpResponse:
     context: dict[str, Any] = {"show": show, "identity": identity, "last_event_id": event_log().latest_id(),
                                "q": query.params(), "actions": KNOWN_ACTIONS, "ranges": RANGES}
     if show == "rejections":
-        rejections = registry.list_rejections(identity=who, offset=offset, limit=PAGE_SIZE)
-        context.update(rejections=rejections.items, pagination=pages(rejections.total, page))
+        # Rejected writes have a subject and a time but no actor or action: those two filters do not apply.
+        rejections = registry.list_rejections(identity=who, since=query.where.since, until=query.where.until,
+                                               offset=offset, limit=PAGE_SIZE)
+        context.update(rejections=rejections.items, pagination=pages(rejections.total, page),
+                       agent_names=lookups().agent_names({r.agent_id for r in rejections.items if r.agent_id}))
     else:
         audits = registry.list_audit(identity=who, where=query.where, offset=offset, limit=PAGE_SIZE)
         context.update(entries=[(r, subject_of(r)) for r in audits.items], pagination=pages(audits.total, page))

@@ -143,10 +143,12 @@ class InMemoryIdentityRegistry:
             return saved
 
     def list_rejections(
-        self, *, identity: str | None = None, offset: int = 0, limit: int = 50
+        self, *, identity: str | None = None, since: datetime | None = None, until: datetime | None = None,
+        offset: int = 0, limit: int = 50,
     ) -> Page[StaleWriteRecord]:
         with self._lock:
-            rows = [r for r in reversed(self._rejections) if identity is None or r.identity == identity]
+            rows = [r for r in reversed(self._rejections) if (identity is None or r.identity == identity)
+                    and (since is None or r.created_at >= since) and (until is None or r.created_at < until)]
         return _page(rows, offset, limit)
 
     # -- retention -------------------------------------------------------------------------------

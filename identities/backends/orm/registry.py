@@ -220,11 +220,16 @@ class OrmIdentityRegistry:
 
     @translate_db_errors
     def list_rejections(
-        self, *, identity: str | None = None, offset: int = 0, limit: int = 50
+        self, *, identity: str | None = None, since: datetime | None = None, until: datetime | None = None,
+        offset: int = 0, limit: int = 50,
     ) -> Page[StaleWriteRecord]:
         rows = StaleWriteRejection.objects.all()
         if identity is not None:
             rows = rows.filter(identity=identity)
+        if since is not None:
+            rows = rows.filter(created_at__gte=since)
+        if until is not None:
+            rows = rows.filter(created_at__lt=until)
         total = rows.count()
         return Page(items=[to_rejection(r) for r in rows.order_by("-id")[offset : offset + limit]], total=total,
                     offset=offset, limit=limit)

@@ -174,3 +174,15 @@ def test_prune_ledger_lets_one_caller_run_a_due_job(prune_ledger: PruneLedger) -
     prune_ledger.record_run(first)
     prune_ledger.record_run(second)
     assert prune_ledger.recent_runs(limit=5) == [second, first]
+
+
+def test_rejections_are_listed_newest_first_by_identity_and_time_range(identity_registry: IdentityRegistry) -> None:
+    registry = identity_registry
+    for day, name in ((0, "alpha"), (1, "beta"), (2, "alpha"), (3, "alpha")):
+        registry.record_rejection(StaleWriteRecord(name, None, 1, 2, f"write-{day}", T0 + timedelta(days=day)))
+    ops = lambda page: [r.operation for r in page.items]  # noqa: E731
+    assert ops(registry.list_rejections()) == ["write-3", "write-2", "write-1", "write-0"]
+    assert ops(registry.list_rejections(identity="alpha", since=T0 + timedelta(days=2))) == ["write-3", "write-2"]
+    window = registry.list_rejections(since=T0 + timedelta(days=1), until=T0 + timedelta(days=3))  # until: exclusive
+    assert ops(window) == ["write-2", "write-1"] and window.total == 2
+    assert registry.list_rejections(identity="beta", until=T0 + timedelta(days=1)).total == 0

@@ -13,7 +13,7 @@ import pytest
 from django.apps import apps
 from django.test import Client
 
-from identities.types import AuditRecord
+from identities.types import AuditRecord, StaleWriteRecord
 from stores.output_types import Final, InlineContent, Progress
 from swarmsite.composition import identity_runtime, lifecycle_store, output_store
 from tests.swarmsite.dashboard.helpers import create, hold, online_agent
@@ -223,6 +223,31 @@ def test_audit_time_range_is_read_in_the_browsers_zone(viewer_client: Client) ->
     csv_rows = b"".join(viewer_client.get("/audit/export.csv", {"since": since, "tz": "Europe/Berlin"})
                         .streaming_content).decode()  # type: ignore[attr-defined]
     assert "respawned" in csv_rows
+
+
+def test_rejected_writes_follow_the_subject_and_time_filters_and_link_their_agent(viewer_client: Client) -> None:
+    from django.utils import timezone
+
+    create("alpha")
+    create("beta")
+    agent = online_agent("zombie-7")
+    registry = identity_runtime().registry()
+    registry.record_rejection(StaleWriteRecord("alpha", agent, 1, 2, "checkpoint", timezone.now()))
+    registry.record_rejection(StaleWriteRecord("beta", None, 1, 2, "output_append",
+                                               timezone.now() - dt.timedelta(days=2)))
+    page = viewer_client.get("/audit/", {"show": "rejections"}).content.decode()
+    assert page.count('class="rejection-row"') == 2
+    assert f'href="/agents/{agent}/"' in page and ">zombie-7</a>" in page  # the agent by name, linked
+    recent = viewer_client.get("/audit/", {"show": "rejections", "range": "24h"}).content.decode()
+    assert recent.count('class="rejection-row"') == 1 and "checkpoint" in recent
+    old = viewer_client.get("/audit/", {"show": "rejections", "until": (timezone.now() - dt.timedelta(days=1))
+                                        .strftime("%Y-%m-%dT%H:%M")}).content.decode()
+    assert old.count('class="rejection-row"') == 1 and "output_append" in old
+    none = viewer_client.get("/audit/", {"show": "rejections", "identity": "beta", "range": "1h"}).content.decode()
+    assert 'class="rejection-row"' not in none and "No rejected stale write matches these filters" in none
+    # Actor and action do not describe a rejected write: they leave the list alone, and the page says so.
+    by_actor = viewer_client.get("/audit/", {"show": "rejections", "actor": "ada"}).content.decode()
+    assert by_actor.count('class="rejection-row"') == 2 and "filter audited actions only" in by_actor
 
 
 def test_feed_filter_keeps_only_the_kind_asked_for(viewer_client: Client) -> None:
