@@ -32,5 +32,7 @@ def test_audit_log_lists_actions_live_and_rejected_writes(page: Any, live_server
     rejection = page.locator("tr.rejection-row")
     expect(rejection).to_have_count(1, timeout=8000)
     expect(rejection.locator(".token.stale")).to_have_text(f"#{token}")
-    expect(rejection).to_contain_text(agent)
+    link = rejection.locator("a.agent-link")  # the agent by name, linked to its page
+    expect(link).to_have_text("worker-a")
+    expect(link).to_have_attribute("href", f"/agents/{agent}/")
     screenshot(page, "audit-rejections")
