@@ -245,13 +245,13 @@ def have_wrk() -> bool:
 
 
 def wrk_post(
-    base: str, paths: list[str], token: str | None, *, connections: int, seconds: float,
+    base: str, paths: list[str], token: str | None, *, connections: int, seconds: float, body: str = "",
 ) -> tuple[float, int]:
     """POSTs per second with wrk (1 thread, `connections` keep-alive connections) over `paths` round
     robin (bench/post.lua); returns (rate, failed) where failed counts non-2xx answers and socket errors."""
     import re
 
-    env = dict(os.environ, BENCH_TOKEN=token or "", BENCH_PATHS=" ".join(paths))
+    env = dict(os.environ, BENCH_TOKEN=token or "", BENCH_PATHS=" ".join(paths), BENCH_BODY=body)
     out = subprocess.run(
         ["wrk", "-t1", f"-c{connections}", f"-d{seconds:g}s", "--timeout", "20s", "-s", str(WRK_SCRIPT),
          f"{base}{paths[0]}"],
@@ -268,24 +268,25 @@ def wrk_post(
 
 
 def _python_load(base: str, paths: list[str], token: str | None, connections: int, seconds: float,
-                 out: Any) -> None:
+                 out: Any, body: str = "") -> None:
     import threading
 
     import httpx
 
     headers = {"Authorization": f"Bearer {token}"} if token else {}
+    headers["Content-Type"] = "application/json"
     counts, failures = [0] * connections, [0] * connections
     start_line = threading.Barrier(connections + 1)
     stop = threading.Event()
 
     def run(i: int) -> None:
         with httpx.Client(base_url=base, headers=headers, timeout=20) as client:
-            client.post(paths[i % len(paths)])  # open the keep-alive connection before the clock starts
+            client.post(paths[i % len(paths)], content=body)  # open the keep-alive connection before the clock starts
             start_line.wait()
             n = i
             while not stop.is_set():
                 n += 1
-                if client.post(paths[n % len(paths)]).status_code // 100 == 2:
+                if client.post(paths[n % len(paths)], content=body).status_code // 100 == 2:
                     counts[i] += 1
                 else:
                     failures[i] += 1
@@ -303,7 +304,7 @@ def _python_load(base: str, paths: list[str], token: str | None, connections: in
 
 
 def python_post(
-    base: str, paths: list[str], token: str | None, *, connections: int, seconds: float,
+    base: str, paths: list[str], token: str | None, *, connections: int, seconds: float, body: str = "",
 ) -> tuple[float, int]:
     """The same load as wrk_post from a separate Python process (threads with keep-alive httpx clients);
     the client's own CPU is higher than wrk's, so prefer wrk."""
@@ -311,7 +312,7 @@ def python_post(
 
     ctx = multiprocessing.get_context("spawn")
     receive, send = ctx.Pipe(duplex=False)
-    proc = ctx.Process(target=_python_load, args=(base, paths, token, connections, seconds, send))
+    proc = ctx.Process(target=_python_load, args=(base, paths, token, connections, seconds, send, body))
     proc.start()
     result: tuple[float, int] = receive.recv()
     proc.join()
@@ -319,8 +320,8 @@ def python_post(
 
 
 def post_load(
-    base: str, paths: list[str], token: str | None, *, connections: int, seconds: float,
+    base: str, paths: list[str], token: str | None, *, connections: int, seconds: float, body: str = "",
 ) -> tuple[float, int]:
     """POST load with wrk when installed (apt-get install wrk), else the Python load generator."""
     load = wrk_post if have_wrk() else python_post
-    return load(base, paths, token, connections=connections, seconds=seconds)
+    return load(base, paths, token, connections=connections, seconds=seconds, body=body)

@@ -5,9 +5,12 @@
 - product no-op: Swarmsite's authenticated POST /api/v1/noop, served as the product serves
   (`manage.py serve --no-demo --workers 1`, bench/common.py live_server) on a fresh database;
 - heartbeats: POST /api/v1/agents/{id}/heartbeat on the same product server, round robin over 50
-  registered agents, with an agent-scope token.
+  registered agents, with an agent-scope token;
+- batch heartbeats: POST /api/v1/agents/heartbeats naming all 50 agents in one request (how a process
+  hosting many agents keeps them alive), reported as agent heartbeats per second against the no-op's
+  requests per second (no target: it says how many agents one server keeps alive).
 
-Load: wrk, 1 thread, 8 keep-alive connections (the Python load generator if wrk is missing); the three
+Load: wrk, 1 thread, 8 keep-alive connections (the Python load generator if wrk is missing); the four
 are interleaved, --rounds runs each after a warm-up, and the medians are compared. Both daphne
 servers write their access log to /dev/null, so logging costs them alike. Also printed: the server
 processes' CPU time per request (from /proc), which a busy shared machine disturbs less than rates.
@@ -20,6 +23,7 @@ Run: .venv/bin/python -m bench.heartbeat [--pg] [--seconds 5] [--rounds 3]"""
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 import uuid
@@ -68,21 +72,24 @@ def main() -> None:
             agents = [uuid.uuid4() for _ in range(AGENTS)]
             for agent in agents:
                 client.post(f"/agents/{agent}/register").raise_for_status()
-        targets: dict[str, tuple[str, list[str], str | None, Callable[[], list[int]]]] = {
-            "floor": (floor_base, ["/api/v1/noop"], None, lambda: [floor_pid]),
-            "noop": (base, ["/api/v1/noop"], token, lambda: process_tree(served.pid)),
+        batch = json.dumps({"agent_ids": [str(a) for a in agents]})
+        targets: dict[str, tuple[str, list[str], str | None, Callable[[], list[int]], str]] = {
+            "floor": (floor_base, ["/api/v1/noop"], None, lambda: [floor_pid], ""),
+            "noop": (base, ["/api/v1/noop"], token, lambda: process_tree(served.pid), ""),
             "heartbeat": (base, [f"/api/v1/agents/{a}/heartbeat" for a in agents], token,
-                          lambda: process_tree(served.pid)),
+                          lambda: process_tree(served.pid), ""),
+            "batch": (base, ["/api/v1/agents/heartbeats"], token, lambda: process_tree(served.pid), batch),
         }
         rates: dict[str, list[float]] = {name: [] for name in targets}
         cpu_ms: dict[str, list[float]] = {name: [] for name in targets}
-        for url, paths, bearer, _pids in targets.values():  # warm-up: code paths, caches, connections
-            post_load(url, paths, bearer, connections=args.connections, seconds=1)
+        for url, paths, bearer, _pids, body in targets.values():  # warm-up: code paths, caches, connections
+            post_load(url, paths, bearer, connections=args.connections, seconds=1, body=body)
         for _ in range(args.rounds):
-            for name, (url, paths, bearer, pids) in targets.items():
+            for name, (url, paths, bearer, pids, body) in targets.items():
                 watched = pids()
                 cpu_start = cpu_seconds(watched)
-                rate, failed = post_load(url, paths, bearer, connections=args.connections, seconds=args.seconds)
+                rate, failed = post_load(url, paths, bearer, connections=args.connections, seconds=args.seconds,
+                                         body=body)
                 if failed:
                     sys.exit(f"{name}: {failed} requests failed (non-2xx or socket errors)")
                 rates[name].append(rate)
@@ -98,11 +105,13 @@ def main() -> None:
         "floor": "floor: bare django-ninja async no-op under daphne",
         "noop": "product: authenticated POST /api/v1/noop (serve --workers 1)",
         "heartbeat": "product: POST /api/v1/agents/{id}/heartbeat",
+        "batch": f"product: POST /api/v1/agents/heartbeats, {AGENTS} agents per request",
     }
     for name, label in labels.items():
         runs = ", ".join(f"{r:.0f}" for r in rates[name])
         print(f"| {label} | {median(rates[name]):.0f} | {runs} | {median(cpu_ms[name]):.2f} ms |")
-    print()
+    beats = median(rates["batch"]) * AGENTS
+    print(f"\nBatch heartbeats: {beats:.0f} agent heartbeats/s, {beats / noop:.1f} times the no-op's requests/s\n")
     print(f"ratio heartbeat/product-noop: {heartbeat / noop:.2f} (target >= 0.9)")
     print(f"ratio product-noop/floor-noop: {noop / floor:.2f} (target >= 1.0)")
 

@@ -1,6 +1,7 @@
--- wrk script for bench/heartbeat.py: POST with an empty body to one or more paths, round robin.
+-- wrk script for bench/heartbeat.py: POST a body (empty by default) to one or more paths, round robin.
 -- Environment: BENCH_TOKEN (bearer token; none for the floor app) and BENCH_PATHS (paths separated by
--- spaces; default: the URL's own path). Each connection starts at its own offset so the paths spread.
+-- spaces; default: the URL's own path) and BENCH_BODY (the JSON body; default: empty). Each connection
+-- starts at its own offset so the paths spread.
 local token = os.getenv("BENCH_TOKEN")
 local paths = {}
 for p in string.gmatch(os.getenv("BENCH_PATHS") or "", "%S+") do
@@ -8,7 +9,7 @@ for p in string.gmatch(os.getenv("BENCH_PATHS") or "", "%S+") do
 end
 
 wrk.method = "POST"
-wrk.body = ""
+wrk.body = os.getenv("BENCH_BODY") or ""
 wrk.headers["Content-Type"] = "application/json"
 if token and token ~= "" then
   wrk.headers["Authorization"] = "Bearer " .. token
