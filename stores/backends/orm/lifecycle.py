@@ -155,16 +155,19 @@ class OrmLifecycleStore:
 
     @translate_db_errors
     def heartbeat_many(self, agent_ids: Sequence[UUID]) -> list[HeartbeatResult]:
-        """One read, one guarded UPDATE for every live agent (its log stamp moves only where a durable
-        heartbeat is due) and one event append, whatever the batch size. Silent agents are expired as
+        """One locking read, one guarded UPDATE for every live agent (its log stamp moves only where a
+        durable heartbeat is due) and one event append, whatever the batch size. Silent agents are expired as
         the single call does, after the refresh has committed."""
         ids = distinct_agents(agent_ids)
         now = self._clock.now()
         cutoff, due_before = now - self._ttl, now - self._log_interval
-        rows = {row.id: row for row in Agent.objects.filter(pk__in=ids)}
-        live = [r for r in rows.values() if r.state == Agent.State.ONLINE and r.last_heartbeat >= cutoff]
         refreshed: dict[UUID, AgentRecord] = {}
         with transaction.atomic():
+            # Read and lock the named agents in id order, so two batches naming the same agents queue
+            # behind each other: a many-row UPDATE alone locks rows in the order it meets them on disk,
+            # and two of those deadlocked on PostgreSQL.
+            rows = {row.id: row for row in Agent.objects.select_for_update().filter(pk__in=ids).order_by("pk")}
+            live = [r for r in rows.values() if r.state == Agent.State.ONLINE and r.last_heartbeat >= cutoff]
             if live:
                 live_ids = [r.id for r in live]
                 due = Q(heartbeat_logged_at__isnull=True) | Q(heartbeat_logged_at__lte=due_before)
