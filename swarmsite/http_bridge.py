@@ -13,7 +13,6 @@ and the loop writes it back.
 - Long-polls run on a pool of their own, so waiting agents never take the threads quick requests
   need; those threads close their connection after each request (they are many and mostly asleep).
 - A body above SWARM_MAX_BODY_BYTES is not kept: the handler sees its length and answers 413.
-
 - A connection that answered a request without error less than SWARM_CONN_HEALTH_IDLE_S ago is not
   health-checked again before the next one (Django checks every reused connection with a round trip
   to the database at each request's first query: on PostgreSQL that doubled a heartbeat's round

@@ -216,9 +216,9 @@ WHITENOISE_USE_FINDERS = True
 # database connection (0: Django's own ASGI handler, a thread and a connection per request); long-polls
 # on up to SWARM_HTTP_WAIT_THREADS threads of their own. See swarmsite/http_bridge.py.
 SWARM_HTTP_THREADS = int(os.environ.get("SWARM_HTTP_THREADS", "8"))
+SWARM_HTTP_WAIT_THREADS = int(os.environ.get("SWARM_HTTP_WAIT_THREADS", "64"))
 # A connection that answered a request less than this long ago is not health-checked again (http_bridge).
 SWARM_CONN_HEALTH_IDLE_S = float(os.environ.get("SWARM_CONN_HEALTH_IDLE_S", "1"))
-SWARM_HTTP_WAIT_THREADS = int(os.environ.get("SWARM_HTTP_WAIT_THREADS", "64"))
 
 # Verified API tokens are kept in memory this long (revocations reach every process at once regardless:
 # swarmsite/token_cache.py); 0 reads the token table on every request.

@@ -172,12 +172,9 @@ class OrmLifecycleStore:
                 live_ids = [r.id for r in live]
                 due = Q(heartbeat_logged_at__isnull=True) | Q(heartbeat_logged_at__lte=due_before)
                 stamp = Case(When(due, then=Value(now)), default=F("heartbeat_logged_at"))
-                # The guard repeats the check, so a concurrent sweep or deregister wins cleanly.
-                guarded = Agent.objects.filter(pk__in=live_ids, state=Agent.State.ONLINE, last_heartbeat__gte=cutoff)
-                if guarded.update(last_heartbeat=now, heartbeat_logged_at=stamp) != len(live):
-                    kept = set(Agent.objects.filter(pk__in=live_ids, state=Agent.State.ONLINE, last_heartbeat__gte=now)
-                               .values_list("pk", flat=True))
-                    live = [r for r in live if r.id in kept]
+                # The rows are locked (on SQLite the transaction holds the writer), so no sweep or
+                # deregister can change them between the read and this UPDATE.
+                Agent.objects.filter(pk__in=live_ids).update(last_heartbeat=now, heartbeat_logged_at=stamp)
                 drafts = []
                 for row in live:
                     durable = row.heartbeat_logged_at is None or row.heartbeat_logged_at <= due_before
