@@ -57,6 +57,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=5.0, help="length of each measured run")
     parser.add_argument("--rounds", type=int, default=3, help="interleaved runs of each (the median counts)")
     parser.add_argument("--connections", type=int, default=8)
+    parser.add_argument("--agents", type=int, default=AGENTS, help="agents the single heartbeats go round")
     args = parser.parse_args()
     engine = "PostgreSQL" if args.pg else "SQLite"
     db = fresh_postgres_url("bench_heartbeat") if args.pg else None
@@ -69,10 +70,10 @@ def main() -> None:
     ):
         base, token = served.base, served.token
         with httpx.Client(base_url=f"{base}/api/v1", headers={"Authorization": f"Bearer {token}"}) as client:
-            agents = [uuid.uuid4() for _ in range(AGENTS)]
+            agents = [uuid.uuid4() for _ in range(args.agents)]
             for agent in agents:
                 client.post(f"/agents/{agent}/register").raise_for_status()
-        batch = json.dumps({"agent_ids": [str(a) for a in agents]})
+        batch = json.dumps({"agent_ids": [str(a) for a in agents[:AGENTS]]})
         targets: dict[str, tuple[str, list[str], str | None, Callable[[], list[int]], str]] = {
             "floor": (floor_base, ["/api/v1/noop"], None, lambda: [floor_pid], ""),
             "noop": (base, ["/api/v1/noop"], token, lambda: process_tree(served.pid), ""),
@@ -104,7 +105,7 @@ def main() -> None:
     labels = {
         "floor": "floor: bare django-ninja async no-op under daphne",
         "noop": "product: authenticated POST /api/v1/noop (serve --workers 1)",
-        "heartbeat": "product: POST /api/v1/agents/{id}/heartbeat",
+        "heartbeat": f"product: POST /api/v1/agents/{{id}}/heartbeat, round robin over {args.agents} agents",
         "batch": f"product: POST /api/v1/agents/heartbeats, {AGENTS} agents per request",
     }
     for name, label in labels.items():

@@ -126,6 +126,16 @@ class LifecycleStore(Protocol):
         for one agent. Ids must be distinct (InvalidInput)."""
         ...
 
+    def start_heartbeat_buffer(self, flush_s: float) -> None:
+        """Let heartbeats of agents known online be answered at once and written within about `flush_s`
+        seconds, in batches; the caller then runs flush_heartbeats() that often. Reads in this process
+        still see every answered heartbeat."""
+        ...
+
+    def flush_heartbeats(self) -> int:
+        """Write the heartbeats answered but not written yet; how many agents (0 without a buffer)."""
+        ...
+
     def deregister(self, agent_id: UUID) -> None:
         """Mark offline, keeping the row as history. Idempotent: unknown or offline agents are fine."""
         ...

@@ -19,6 +19,8 @@ if TYPE_CHECKING:
 DASHBOARD_GROUP = "swarm.dashboard"
 
 Publisher = Callable[[Event], None]
+# Publishes the events of one batch write together, in order.
+BatchPublisher = Callable[[Sequence[Event]], None]
 # Called with each durable event as it is appended, in the write's transaction (the metrics rollup).
 AppendHook = Callable[[Event], None]
 # The same for a batch of durable events appended together (EventSink.emit_many): one call, so the
@@ -48,8 +50,15 @@ def check_resume(log: EventSink, after_id: int) -> None:
         )
 
 
+# The subjects a websocket can follow on its own (swarmsite/live/identity_stream.py); events of the
+# others go to the dashboard group only, since nobody could be listening in their subject's group.
+FOLLOWED_SUBJECTS = frozenset({"identity"})
+
+
 def event_groups(event: Event) -> list[str]:
-    return [DASHBOARD_GROUP, subject_group(event.subject_type, event.subject_id)]
+    if event.subject_type in FOLLOWED_SUBJECTS:
+        return [DASHBOARD_GROUP, subject_group(event.subject_type, event.subject_id)]
+    return [DASHBOARD_GROUP]
 
 
 class InMemoryEventLog:

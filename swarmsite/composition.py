@@ -30,10 +30,11 @@ if TYPE_CHECKING:
 def event_log() -> EventSink:
     from stores.backends.orm.events import OrmEventLog
     from stores.metrics import count_event, count_events
-    from swarmsite.live.publish import publish
+    from swarmsite.live.publish import publish, publish_many
 
     rollup = metrics_rollup()
-    return OrmEventLog(publisher=publish, on_append=lambda event: count_event(rollup, event),
+    return OrmEventLog(publisher=publish, batch_publisher=publish_many,
+                       on_append=lambda event: count_event(rollup, event),
                        on_append_many=lambda events: count_events(rollup, events))
 
 

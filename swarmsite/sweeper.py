@@ -1,20 +1,26 @@
-"""Runs the periodic liveness sweep inside each server process.
+"""Runs the periodic liveness sweep and the heartbeat flush inside each server process.
 
 With N workers there are N sweepers. Each expiry is a conditional UPDATE, so two sweeps never expire
 an agent twice; on PostgreSQL a pass also skips while another process's pass holds the sweep's
 advisory lock, so N workers do not fight over the same rows, and their timers start at a random
-offset so they do not tick together."""
+offset so they do not tick together.
+
+The flush writes the heartbeats this process answered from memory (stores/backends/orm/beat_buffer.py)
+every SWARM_HEARTBEAT_FLUSH_S, on a thread of its own that keeps its database connection, and once more
+when the process exits."""
 
 from __future__ import annotations
 
 import asyncio
+import atexit
 import logging
 import random
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from channels.db import database_sync_to_async
 from django.conf import settings
-from django.db import connection
+from django.db import close_old_connections, connection
 
 log = logging.getLogger(__name__)
 
@@ -56,14 +62,62 @@ async def sweep_forever(interval_s: float) -> None:
             log.exception("liveness sweep failed")
 
 
+def flush_beats() -> int:
+    """Write the heartbeats answered from memory (on the flush thread: its connection is kept, and
+    replaced when it broke or aged out, as a request's would be)."""
+    from swarmsite.composition import lifecycle_store
+
+    close_old_connections()
+    return lifecycle_store().flush_heartbeats()
+
+
+def _flush_at_exit() -> None:
+    try:
+        flush_beats()
+    except Exception:  # the process is going; its last beats are lost, and the agents' next ones repair it
+        log.exception("could not write the last heartbeats at exit")
+
+
+async def flush_beats_forever(interval_s: float) -> None:
+    loop = asyncio.get_running_loop()
+    pool = ThreadPoolExecutor(1, thread_name_prefix="swarm-beats")
+    while True:
+        await asyncio.sleep(interval_s)
+        try:
+            await loop.run_in_executor(pool, flush_beats)
+        except Exception:  # the beats stay pending and the next flush retries them
+            log.exception("heartbeat flush failed")
+
+
+def start_heartbeat_buffer(loop: asyncio.AbstractEventLoop) -> asyncio.Task[None] | None:
+    from swarmsite.composition import lifecycle_store
+
+    interval = settings.SWARM_HEARTBEAT_FLUSH_S
+    if interval <= 0:
+        return None
+    lifecycle_store().start_heartbeat_buffer(interval)
+    atexit.register(_flush_at_exit)
+    return loop.create_task(flush_beats_forever(interval))
+
+
 class SweeperMiddleware:
-    """ASGI wrapper that starts the sweep task on the server's event loop at the first connection."""
+    """ASGI wrapper that starts the sweep and heartbeat flush tasks on the server's event loop at the first
+    connection."""
 
     def __init__(self, app: Any) -> None:
         self.app = app
-        self._task: asyncio.Task[None] | None = None
+        self._started = False
+        self._flushing = False
+        self._tasks: list[asyncio.Task[None]] = []
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> Any:
-        if self._task is None and settings.SWARM_SWEEP_INTERVAL_S > 0:
-            self._task = asyncio.get_running_loop().create_task(sweep_forever(settings.SWARM_SWEEP_INTERVAL_S))
+        if not self._started:
+            self._started = True
+            if settings.SWARM_SWEEP_INTERVAL_S > 0:
+                self._tasks.append(asyncio.get_running_loop().create_task(sweep_forever(settings.SWARM_SWEEP_INTERVAL_S)))
+        if not self._flushing and scope["type"] == "http":  # heartbeats come over HTTP
+            self._flushing = True
+            flusher = start_heartbeat_buffer(asyncio.get_running_loop())
+            if flusher is not None:
+                self._tasks.append(flusher)
         return await self.app(scope, receive, send)

@@ -12,7 +12,7 @@ from django.template.loader import render_to_string
 
 from stores.events import DASHBOARD_GROUP, resume_gap
 from swarmsite.composition import event_log
-from swarmsite.live.follow import LogFollower, log_reader
+from swarmsite.live.follow import LogFollower, PushReceiver, log_reader
 from swarmsite.live.fragments import render_fragments
 from swarmsite.roles import VIEWER, has_role
 
@@ -23,7 +23,7 @@ def _resync_notice(after_id: int) -> str | None:
     return None if gap is None else render_to_string("live/resync.html", {"after": after_id, "pruned_through": gap})
 
 
-class DashboardConsumer(AsyncWebsocketConsumer):
+class DashboardConsumer(PushReceiver, AsyncWebsocketConsumer):
     """Pushes every swarm event to a dashboard page. The page sends {"resume_after": id} when the
     socket opens (first load and every reconnect); from then on it gets every event after that id
     from the log, in order, once (see live/follow.py). Pushes are only the doorbell."""
@@ -67,6 +67,3 @@ class DashboardConsumer(AsyncWebsocketConsumer):
     async def _send_events(self, events: list[dict[str, Any]]) -> None:
         await self.send(text_data=render_fragments(events, feed=self.feed))
 
-    async def swarm_event(self, message: dict[str, Any]) -> None:
-        if self.follower is not None and not self.follower.ring(message.get("id")):
-            await self._send_events([message])

@@ -37,6 +37,28 @@ def log_reader(subject_type: str | None = None, subject_id: str | None = None) -
     return read
 
 
+class PushReceiver:
+    """The channel-layer handlers of a consumer that follows the log: a push with an id rings the
+    follower; one without (not durable) is sent as it came. `swarm.events` carries several pushes of one
+    batch write in order (swarmsite/live/publish.py)."""
+
+    follower: LogFollower | None = None
+
+    async def _send_events(self, events: list[dict[str, Any]]) -> None:
+        raise NotImplementedError
+
+    async def swarm_event(self, message: dict[str, Any]) -> None:
+        await self.swarm_events({"events": [message]})
+
+    async def swarm_events(self, message: dict[str, Any]) -> None:
+        follower = self.follower
+        if follower is None:
+            return
+        pushed = [m for m in message["events"] if not follower.ring(m.get("id"))]
+        if pushed:
+            await self._send_events(pushed)
+
+
 class LogFollower:
     """One consumer's cursor into the log. `start(after)` replays from `after` and then follows;
     `ring()` (a push arrived) and the fallback timer trigger a catch-up; catch-ups never overlap."""

@@ -19,7 +19,7 @@ from identities.types import validate_identity
 from stores.events import resume_gap, subject_group
 from swarmsite.api.auth import BearerToken
 from swarmsite.composition import event_log, identity_runtime
-from swarmsite.live.follow import LogFollower, log_reader
+from swarmsite.live.follow import LogFollower, PushReceiver, log_reader
 
 STREAM_PREFIX = "/ws/identities/"
 CLOSE_UNAUTHORIZED, CLOSE_UNKNOWN = 4401, 4404
@@ -62,7 +62,7 @@ def _wire(message: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in message.items() if k != "type"}
 
 
-class IdentityEventsConsumer(AsyncWebsocketConsumer):
+class IdentityEventsConsumer(PushReceiver, AsyncWebsocketConsumer):
     name = ""
     group = ""
     follower: LogFollower | None = None
@@ -118,9 +118,6 @@ class IdentityEventsConsumer(AsyncWebsocketConsumer):
             return
         self.resume_from(after)
 
-    async def swarm_event(self, message: dict[str, Any]) -> None:
-        if self.follower is not None and not self.follower.ring(message.get("id")):
-            await self._send_events([message])
 
 
 class OriginCheckExceptTokenStreams:

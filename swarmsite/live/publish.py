@@ -7,6 +7,7 @@ import logging
 import os
 import threading
 from collections import deque
+from collections.abc import Sequence
 from typing import Any
 
 from asgiref.sync import SyncToAsync, async_to_sync
@@ -18,6 +19,7 @@ from stores.types import Event
 log = logging.getLogger(__name__)
 
 MESSAGE_TYPE = "swarm.event"
+BATCH_TYPE = "swarm.events"  # {"events": [swarm.event message, ...]}
 
 
 def event_message(event: Event) -> dict[str, Any]:
@@ -54,6 +56,39 @@ def publish(event: Event) -> None:
         async_to_sync(send_all)()
     except Exception:  # a broken channel layer must not fail a committed write
         log.exception("could not publish event %s", event.kind)
+
+
+def publish_many(events: Sequence[Event]) -> None:
+    """The events of one batch write (a batch heartbeat, the heartbeat buffer's flush): each group gets
+    them in one `swarm.events` message, in order, instead of one message per event."""
+    if len(events) == 1:
+        publish(events[0])
+        return
+    layer = get_channel_layer()
+    if layer is None or not events:
+        return
+    by_group: dict[str, list[dict[str, Any]]] = {}
+    for event in events:
+        message = event_message(event)
+        for group in event_groups(event):
+            by_group.setdefault(group, []).append(message)
+    sends = [(group, {"type": BATCH_TYPE, "events": messages} if len(messages) > 1 else messages[0])
+             for group, messages in by_group.items()]
+    loop = _server_loop()
+    if loop is not None:
+        outbox = _outbox_for(loop)
+        for group, message in sends:
+            outbox.put(layer, message, [group])
+        return
+
+    async def send_all() -> None:
+        for group, message in sends:
+            await layer.group_send(group, message)
+
+    try:
+        async_to_sync(send_all)()
+    except Exception:  # a broken channel layer must not fail a committed write
+        log.exception("could not publish %d events", len(events))
 
 
 _pending: set[asyncio.Task[None]] = set()

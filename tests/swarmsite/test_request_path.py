@@ -181,3 +181,31 @@ def test_dashboard_pages_keep_sessions_and_csrf(servers: dict[str, Any]) -> None
     assert httpx.get(f"{url}/", follow_redirects=False).status_code == 302
     refused = httpx.post(f"{url}/accounts/login/", data={"username": "x", "password": "y"})
     assert refused.status_code == 403  # no CSRF token: the dashboard's middleware still runs
+
+
+def test_a_heartbeat_answered_by_one_process_is_seen_by_the_other_and_a_deregister_reaches_back(
+    servers: dict[str, Any],
+) -> None:
+    """Heartbeats of a known agent are answered from the process's memory and written within
+    SWARM_HEARTBEAT_FLUSH_S (0.2 s): another process reads them from the database that soon, and an agent
+    deregistered through another process is answered 404 once the next flush has found it offline."""
+    secret = manage(servers["env"], "create_api_token", "beats-across", "--scope", "agent")
+    here, there = (httpx.Client(base_url=f"{url}/api/v1", headers=bearer(secret)) for url in servers["urls"])
+    agent = str(uuid.uuid4())
+    with here, there:
+        assert here.post(f"/agents/{agent}/register").status_code == 200
+        for _ in range(3):
+            answer = here.post(f"/agents/{agent}/heartbeat")
+            assert answer.status_code == 200, answer.text
+        beat = answer.json()["last_heartbeat"]
+        wait_until(lambda: there.get(f"/agents/{agent}").json()["last_heartbeat"] >= beat, 2, "the beat stored")
+        assert there.post(f"/agents/{agent}/deregister").status_code == 204
+        deadline = time.monotonic() + 2
+        codes = []
+        while time.monotonic() < deadline:
+            codes.append(here.post(f"/agents/{agent}/heartbeat").status_code)
+            if codes[-1] == 404:
+                break
+            time.sleep(0.05)
+        assert codes[-1] == 404, codes
+        assert there.get(f"/agents/{agent}").json()["state"] == "offline"  # the late beats never revived it

@@ -116,6 +116,12 @@ class InMemoryLifecycleStore:
                 self._expire(silent, now)
         return results
 
+    def start_heartbeat_buffer(self, flush_s: float) -> None:
+        """Nothing to buffer: every heartbeat here is already a write to memory."""
+
+    def flush_heartbeats(self) -> int:
+        return 0
+
     def deregister(self, agent_id: UUID) -> None:
         now = self._clock.now()
         with self._lock:

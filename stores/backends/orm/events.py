@@ -11,7 +11,7 @@ from django.db.models.functions import Greatest, Now
 
 from stores.backends.orm.base import translate_db_errors
 from stores.backends.orm.pruning import delete_batch, table_retention
-from stores.events import AppendHook, BatchAppendHook, Publisher
+from stores.events import AppendHook, BatchAppendHook, BatchPublisher, Publisher
 from stores.models import EventLogWatermark, EventRecord
 from stores.retention_types import TableRetention
 from stores.types import Event, EventDraft
@@ -31,9 +31,10 @@ def to_event(row: EventRecord) -> Event:
 class OrmEventLog:
     def __init__(
         self, publisher: Publisher | None = None, on_append: AppendHook | None = None,
-        on_append_many: BatchAppendHook | None = None,
+        on_append_many: BatchAppendHook | None = None, batch_publisher: BatchPublisher | None = None,
     ) -> None:
         self._publisher = publisher
+        self._batch_publisher = batch_publisher
         self._on_append = on_append
         self._on_append_many = on_append_many
 
@@ -86,8 +87,10 @@ class OrmEventLog:
         elif self._on_append is not None:
             for event in appended:
                 self._on_append(event)
-        publisher = self._publisher
-        if publisher is not None and events:
+        batch_publisher, publisher = self._batch_publisher, self._publisher
+        if batch_publisher is not None and events:
+            transaction.on_commit(lambda: batch_publisher(events))
+        elif publisher is not None and events:
 
             def publish_all() -> None:
                 for event in events:

@@ -12,6 +12,7 @@ from django.db.models import Case, CharField, Count, F, Field, Q, QuerySet, Valu
 from django.db.models.expressions import Col
 
 from stores.backends.orm.base import translate_db_errors
+from stores.backends.orm.beat_buffer import BeatBuffer
 from stores.backends.orm.pruning import delete_batch, table_retention
 from stores.clock import Clock, system_clock
 from stores.contracts import EventSink
@@ -22,6 +23,9 @@ from stores.retention_types import TableRetention
 from stores.types import AgentRecord, AgentState, EventDraft, HeartbeatOutcome, HeartbeatResult, Page
 
 ExpiryHook = Callable[[Sequence[AgentRecord], datetime], None]
+
+# Agents per statement when the buffer writes pending heartbeats.
+FLUSH_BATCH = 500
 
 _BEAT_RETURNS = ("name", "registered_at", "state_changed_at", "metadata")
 
@@ -45,6 +49,32 @@ def _beat_statement() -> tuple[str, list[tuple[Col, list[Any]]]]:
     return made
 
 
+def _flush_statement(count: int) -> tuple[str, list[tuple[Col, list[Any]]]]:
+    """The buffer's UPDATE ... RETURNING for `count` agents, guarded as the single heartbeat's statement,
+    and the returned columns (id first) with their converters. On PostgreSQL the rows are locked in id
+    order first, so two processes flushing the same agents queue instead of deadlocking."""
+    wrapper = connections[connection.alias]
+    columns = getattr(wrapper, "swarm_flush_columns", None)
+    if columns is None:
+        fields = [cast(Field[Any, Any], Agent._meta.get_field(n)).get_col(Agent._meta.db_table)
+                  for n in ("id", *_BEAT_RETURNS)]
+        columns = [(c, wrapper.ops.get_db_converters(c) + c.get_db_converters(wrapper)) for c in fields]
+        wrapper.swarm_flush_columns = columns  # type: ignore[attr-defined]
+    table = wrapper.ops.quote_name(Agent._meta.db_table)
+    marks = ", ".join(["%s"] * count)
+    guard = "state = %s AND last_heartbeat >= %s AND heartbeat_logged_at > %s"
+    if wrapper.vendor == "postgresql":
+        returned = ", ".join(f"{table}.{wrapper.ops.quote_name(str(c.target.column))}" for c, _ in columns)
+        sql = (
+            f"WITH locked AS (SELECT id FROM {table} WHERE id IN ({marks}) AND {guard} ORDER BY id FOR UPDATE) "
+            f"UPDATE {table} SET last_heartbeat = %s FROM locked WHERE {table}.id = locked.id RETURNING {returned}"
+        )
+    else:
+        returned = ", ".join(wrapper.ops.quote_name(str(c.target.column)) for c, _ in columns)
+        sql = f"UPDATE {table} SET last_heartbeat = %s WHERE id IN ({marks}) AND {guard} RETURNING {returned}"
+    return sql, columns
+
+
 def _from_db(value: Any, column: Col, converters: list[Any]) -> Any:
     for convert in converters:
         value = convert(value, column, connection)
@@ -66,6 +96,81 @@ class OrmLifecycleStore:
         self._log_interval = timedelta(seconds=heartbeat_log_interval_s)
         self._clock = clock
         self._hooks = list(expiry_hooks)
+        self._buffer: BeatBuffer | None = None
+
+    def start_heartbeat_buffer(self, flush_s: float) -> None:
+        """From now on, answer the heartbeats of agents this process saw online within half the TTL from
+        memory and write them in batches; the caller runs flush_heartbeats() every `flush_s` seconds
+        (stores/backends/orm/beat_buffer.py). Without this, every heartbeat is written before its answer."""
+        if self._buffer is None:
+            self._buffer = BeatBuffer(flush_s)
+
+    @translate_db_errors
+    def flush_heartbeats(self) -> int:
+        """Write the pending heartbeats as batch heartbeats (500 agents a batch); returns how many agents."""
+        buffer = self._buffer
+        if buffer is None:
+            return 0
+        with buffer.flush_lock:
+            beats = buffer.drain()
+            for start in range(0, len(beats), FLUSH_BATCH):
+                try:
+                    self._flush_batch(buffer, beats[start:start + FLUSH_BATCH])
+                except BaseException:
+                    buffer.restore(beats[start:])
+                    raise
+            buffer.flushed(self._clock.now() - self._ttl / 2)
+        return len(beats)
+
+    def _flush_batch(self, buffer: BeatBuffer, beats: list[tuple[UUID, datetime]]) -> None:
+        """One guarded UPDATE ... RETURNING for the agents still online, with no logged beat due, and fresh
+        when their beat was answered (broadcast live, as the single heartbeat's one statement); the others
+        (a logged beat due, expired, offline, unknown) go through heartbeat_many, which logs, expires or
+        reports them."""
+        now = self._clock.now()
+        ids = [agent_id for agent_id, _ in beats]
+        refreshed = self._beat_many_if_fresh(ids, now, min(at for _, at in beats) - self._ttl)
+        for record in refreshed:
+            buffer.remember(record)
+        if refreshed:
+            self.events.emit_many([EventDraft("agent.heartbeat", "agent", str(r.agent_id), agent_payload(r), False)
+                                   for r in refreshed], now)
+        done = {r.agent_id for r in refreshed}
+        rest = [a for a in ids if a not in done]
+        if rest:
+            for result in self.heartbeat_many(rest):
+                if result.record is not None:
+                    buffer.remember(result.record)
+                else:  # expired or offline now: its next heartbeat here asks the database
+                    buffer.forget(result.agent_id)
+
+    def _beat_many_if_fresh(self, ids: list[UUID], now: datetime, cutoff: datetime) -> list[AgentRecord]:
+        sql, columns = _flush_statement(len(ids))
+        ops = connection.ops
+        pk = Agent._meta.pk
+        guard = [Agent.State.ONLINE.value, ops.adapt_datetimefield_value(cutoff),
+                 ops.adapt_datetimefield_value(now - self._log_interval)]
+        stamp = [ops.adapt_datetimefield_value(now)]
+        keys = [pk.get_db_prep_value(a, connection) for a in ids]
+        params = [*keys, *guard, *stamp] if connection.vendor == "postgresql" else [*stamp, *keys, *guard]
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            rows = cursor.fetchall()
+        records = []
+        for row in rows:
+            agent_id, name, registered_at, state_changed_at, metadata = (
+                _from_db(value, column, converters) for value, (column, converters) in zip(row, columns, strict=True)
+            )
+            records.append(AgentRecord(agent_id=agent_id, name=name, state=AgentState.ONLINE,
+                                       registered_at=registered_at, last_heartbeat=now,
+                                       state_changed_at=state_changed_at, metadata=metadata))
+        return records
+
+    def _flush_before_read(self) -> None:
+        """Reads in this process see its pending heartbeats (unless inside a transaction, which could roll
+        the write back with it)."""
+        if self._buffer is not None and self._buffer.has_pending() and not connection.in_atomic_block:
+            self.flush_heartbeats()
 
     def _record(self, row: Agent, now: datetime) -> AgentRecord:
         state = AgentState(row.state)
@@ -101,15 +206,28 @@ class OrmLifecycleStore:
             row.save()
             record = self._record(row, now)
             self.events.emit("agent.online", "agent", str(agent_id), agent_payload(record), now)
+        if self._buffer is not None:
+            transaction.on_commit(lambda: self._remember(record))
         return record
+
+    def _remember(self, record: AgentRecord) -> None:
+        if self._buffer is not None:
+            self._buffer.remember(record)
 
     @translate_db_errors
     def heartbeat(self, agent_id: UUID) -> AgentRecord:
         now = self._clock.now()
         cutoff = now - self._ttl
+        buffer = self._buffer
+        if buffer is not None and not connection.in_atomic_block:
+            kept = buffer.take(agent_id, now, now - self._ttl / 2)
+            if kept is not None:  # written by the next flush, which also broadcasts it
+                return kept
         record = self._beat_if_fresh(agent_id, now, cutoff)
         if record is not None:  # the usual beat: one statement, broadcast live only
             self.events.emit("agent.heartbeat", "agent", str(agent_id), agent_payload(record), now, durable=False)
+            if buffer is not None:
+                buffer.remember(record)
             return record
         with transaction.atomic():
             row = Agent.objects.filter(pk=agent_id).first()
@@ -125,6 +243,8 @@ class OrmLifecycleStore:
                 row.last_heartbeat = now
                 record = self._record(row, now)
                 self.events.emit("agent.heartbeat", "agent", str(agent_id), agent_payload(record), now, durable=durable)
+                if buffer is not None:
+                    transaction.on_commit(lambda: self._remember(record))
                 return record
         if self._expire(Agent.objects.filter(pk=agent_id), now) or row.state != Agent.State.OFFLINE:
             raise AgentExpired(
@@ -197,6 +317,8 @@ class OrmLifecycleStore:
 
     @translate_db_errors
     def deregister(self, agent_id: UUID) -> None:
+        if self._buffer is not None:
+            self._buffer.forget(agent_id)
         now = self._clock.now()
         with transaction.atomic():
             if Agent.objects.filter(pk=agent_id).exclude(state=Agent.State.OFFLINE).update(
@@ -207,6 +329,7 @@ class OrmLifecycleStore:
 
     @translate_db_errors
     def get(self, agent_id: UUID) -> AgentRecord:
+        self._flush_before_read()
         now = self._clock.now()
         row = Agent.objects.filter(pk=agent_id).first()
         if row is None:
@@ -225,6 +348,7 @@ class OrmLifecycleStore:
     def list_agents(
         self, *, state: AgentState | None = None, ended_since: datetime | None = None, offset: int = 0, limit: int = 50
     ) -> Page[AgentRecord]:
+        self._flush_before_read()
         now = self._clock.now()
         rows: QuerySet[Agent] = Agent.objects.all()
         if state is not None:
@@ -241,6 +365,7 @@ class OrmLifecycleStore:
 
     @translate_db_errors
     def count_by_state(self) -> dict[AgentState, int]:
+        self._flush_before_read()
         now = self._clock.now()
         effective = Case(
             When(self._effective_state_filter(AgentState.EXPIRED, now), then=Value(AgentState.EXPIRED.value)),
@@ -266,6 +391,7 @@ class OrmLifecycleStore:
 
     @translate_db_errors
     def expire_silent(self) -> Sequence[AgentRecord]:
+        self._flush_before_read()  # never expire an agent whose beat this process still holds
         now = self._clock.now()
         return self._expire(Agent.objects.all(), now)
 

@@ -94,3 +94,20 @@ async def test_resuming_client_receives_exactly_the_events_it_missed() -> None:
     await comm.send_json_to({"resume_after": seen})
     assert await comm.receive_nothing(timeout=0.2)
     await comm.disconnect()
+
+
+async def test_a_batch_write_reaches_the_viewer_as_one_message_with_every_agent() -> None:
+    user = await database_sync_to_async(user_with_role)("viewer")
+    store = lifecycle_store()
+    agents = [uuid.uuid4() for _ in range(3)]
+    for n, agent in enumerate(agents):
+        await database_sync_to_async(store.register)(agent, name=f"batch-{n}")
+    comm = communicator(user, "/ws/dashboard/?feed=1")
+    connected, _ = await comm.connect()
+    assert connected
+    await database_sync_to_async(store.heartbeat_many)(agents)  # live-only heartbeats: one push per group
+    html = await comm.receive_from(timeout=3)
+    assert all(f"agent:{agent}" in html for agent in agents), html  # the page's live marker names each
+    assert html.count("agent.heartbeat") == 3
+    assert await comm.receive_nothing(timeout=0.3)  # nothing left: all three came in that one message
+    await comm.disconnect()
