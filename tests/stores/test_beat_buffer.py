@@ -84,6 +84,20 @@ def test_an_agent_this_process_does_not_know_is_written_before_its_answer() -> N
     assert len(second) == 0  # known now
 
 
+def test_a_new_name_and_metadata_registered_elsewhere_reach_the_answers_after_a_flush() -> None:
+    here, other = server(), server()
+    agent = uuid.uuid4()
+    here.register(agent, name="old", metadata={"v": 1})
+    for _ in range(2):  # two flushes: the second finds the columns it read before
+        here.heartbeat(agent)
+        here.flush_heartbeats()
+    other.register(agent, name="new", metadata={"v": 2})
+    assert here.heartbeat(agent).name == "old"  # this process has not heard yet
+    here.flush_heartbeats()
+    answer = here.heartbeat(agent)
+    assert (answer.name, answer.metadata) == ("new", {"v": 2})
+
+
 def test_reads_in_the_same_process_see_every_answered_heartbeat() -> None:
     store = server()
     agent = uuid.uuid4()

@@ -14,6 +14,7 @@ from __future__ import annotations
 import threading
 import time
 from datetime import datetime
+from typing import Any
 from uuid import UUID
 
 from stores.types import AgentRecord
@@ -33,6 +34,7 @@ class BeatBuffer:
         self.flush_lock = threading.Lock()  # one flush at a time (the flusher, a read, the sweep, exit)
         self.known: dict[UUID, AgentRecord] = {}
         self.pending: dict[UUID, datetime] = {}  # agent: when its last kept beat was answered
+        self.rows: dict[UUID, tuple[Any, ...]] = {}  # agent: the columns the last flush returned, as read
         self.flushed_at = time.monotonic()
 
     def flushing(self) -> bool:
@@ -63,6 +65,7 @@ class BeatBuffer:
     def forget(self, agent_id: UUID) -> None:
         with self.lock:
             self.known.pop(agent_id, None)
+            self.rows.pop(agent_id, None)
             self.pending.pop(agent_id, None)
 
     def drain(self) -> list[tuple[UUID, datetime]]:
@@ -86,6 +89,19 @@ class BeatBuffer:
             for agent_id in [a for a, r in self.known.items() if r.last_heartbeat < silent_before]:
                 if agent_id not in self.pending:
                     del self.known[agent_id]
+                    self.rows.pop(agent_id, None)
+
+    def unchanged(self, agent_id: UUID, row: tuple[Any, ...], now: datetime) -> AgentRecord | None:
+        """The agent refreshed at `now` from memory when the flush read the same columns as last time
+        (nothing to convert), else None."""
+        known = self.known.get(agent_id)
+        if known is None or self.rows.get(agent_id) != row:
+            return None
+        return AgentRecord(agent_id, known.name, known.state, known.registered_at, now, known.state_changed_at,
+                           known.metadata)
+
+    def read(self, agent_id: UUID, row: tuple[Any, ...]) -> None:
+        self.rows[agent_id] = row
 
     def has_pending(self) -> bool:
         return bool(self.pending)

@@ -129,7 +129,7 @@ class OrmLifecycleStore:
         reports them."""
         now = self._clock.now()
         ids = [agent_id for agent_id, _ in beats]
-        refreshed = self._beat_many_if_fresh(ids, now, min(at for _, at in beats) - self._ttl)
+        refreshed = self._beat_many_if_fresh(ids, now, min(at for _, at in beats) - self._ttl, buffer)
         for record in refreshed:
             buffer.remember(record)
         if refreshed:
@@ -144,7 +144,9 @@ class OrmLifecycleStore:
                 else:  # expired or offline now: its next heartbeat here asks the database
                     buffer.forget(result.agent_id)
 
-    def _beat_many_if_fresh(self, ids: list[UUID], now: datetime, cutoff: datetime) -> list[AgentRecord]:
+    def _beat_many_if_fresh(
+        self, ids: list[UUID], now: datetime, cutoff: datetime, buffer: BeatBuffer
+    ) -> list[AgentRecord]:
         sql, columns = _flush_statement(len(ids))
         ops = connection.ops
         pk = Agent._meta.pk
@@ -157,13 +159,20 @@ class OrmLifecycleStore:
             cursor.execute(sql, params)
             rows = cursor.fetchall()
         records = []
+        id_column, id_converters = columns[0]
         for row in rows:
-            agent_id, name, registered_at, state_changed_at, metadata = (
-                _from_db(value, column, converters) for value, (column, converters) in zip(row, columns, strict=True)
-            )
-            records.append(AgentRecord(agent_id=agent_id, name=name, state=AgentState.ONLINE,
-                                       registered_at=registered_at, last_heartbeat=now,
-                                       state_changed_at=state_changed_at, metadata=metadata))
+            agent_id, rest = _from_db(row[0], id_column, id_converters), tuple(row[1:])
+            record = buffer.unchanged(agent_id, rest, now)  # the usual case: converted at an earlier flush
+            if record is None:
+                name, registered_at, state_changed_at, metadata = (
+                    _from_db(value, column, converters)
+                    for value, (column, converters) in zip(rest, columns[1:], strict=True)
+                )
+                record = AgentRecord(agent_id=agent_id, name=name, state=AgentState.ONLINE,
+                                     registered_at=registered_at, last_heartbeat=now,
+                                     state_changed_at=state_changed_at, metadata=metadata)
+                buffer.read(agent_id, rest)
+            records.append(record)
         return records
 
     def _flush_before_read(self) -> None:
@@ -219,7 +228,7 @@ class OrmLifecycleStore:
         now = self._clock.now()
         cutoff = now - self._ttl
         buffer = self._buffer
-        if buffer is not None and not connection.in_atomic_block:
+        if buffer is not None:
             kept = buffer.take(agent_id, now, now - self._ttl / 2)
             if kept is not None:  # written by the next flush, which also broadcasts it
                 return kept
