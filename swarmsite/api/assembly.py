@@ -17,6 +17,7 @@ from ninja.parser import Parser
 from swarmsite.api.agents import agents_router
 from swarmsite.api.auth import BearerToken
 from swarmsite.api.errors import COMMON_ERRORS, install_error_handlers
+from swarmsite.api.rendering import FastJSONRenderer
 from swarmsite.api.identities import identities_router
 from swarmsite.api.outputs import outputs_router
 from swarmsite.api.roster import roster_router
@@ -82,6 +83,7 @@ api = SwarmsiteAPI(
     ),
     auth=BearerToken(),
     urls_namespace="api",
+    renderer=FastJSONRenderer(),
 )
 install_error_handlers(api)
 
