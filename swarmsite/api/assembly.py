@@ -17,9 +17,9 @@ from ninja.parser import Parser
 from swarmsite.api.agents import agents_router
 from swarmsite.api.auth import BearerToken
 from swarmsite.api.errors import COMMON_ERRORS, install_error_handlers
-from swarmsite.api.rendering import FastJSONRenderer
 from swarmsite.api.identities import identities_router
 from swarmsite.api.outputs import outputs_router
+from swarmsite.api.rendering import FastJSONRenderer
 from swarmsite.api.roster import roster_router
 from swarmsite.api.runtimes import runtimes_router
 from swarmsite.api.schemas import unstorable_text
