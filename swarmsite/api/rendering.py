@@ -5,10 +5,11 @@ orjson cannot write (an integer beyond 64 bits, a lone surrogate) falls back to 
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 import orjson
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
 from ninja.renderers import JSONRenderer
 from ninja.responses import NinjaJSONEncoder
 
@@ -19,7 +20,22 @@ _ninja = NinjaJSONEncoder()
 
 
 def _default(value: Any) -> Any:
+    if type(value) is datetime:  # the common case, written as DjangoJSONEncoder writes it
+        text = value.isoformat()
+        if value.microsecond:
+            text = text[:23] + text[26:]
+        return text[:-6] + "Z" if text.endswith("+00:00") else text
     return _ninja.default(value)
+
+
+def json_answer(data: Any) -> HttpResponse:
+    """A 200 answer written at once, for a hot route whose data already has its schema's types (ninja
+    passes an HttpResponse through as it is)."""
+    try:
+        content = orjson.dumps(data, default=_default, option=OPTIONS)
+    except orjson.JSONEncodeError:
+        content = JSONRenderer().render(None, data, response_status=200)  # type: ignore[arg-type]
+    return HttpResponse(content, content_type="application/json; charset=utf-8")
 
 
 class FastJSONRenderer(JSONRenderer):

@@ -157,3 +157,16 @@ def test_openapi_documents_the_lifecycle_operations(api: Client) -> None:
     docs = client.get("/api/v1/docs")
     assert docs.status_code == 200
     assert b"/static/ninja/" in docs.content  # served locally, not from a CDN
+
+
+def test_a_heartbeats_answer_is_the_agent_as_get_reads_it(api: Client) -> None:
+    """The heartbeat route writes its answer itself (the hottest route): the same JSON, field for field
+    and in the same forms, as the agent read back, with AgentOut's fields only."""
+    agent = uuid.uuid4()
+    api.post(f"/api/v1/agents/{agent}/register", {"name": "scout", "metadata": {"k": [1, "two"]}},
+             content_type="application/json")
+    beat = api.post(f"/api/v1/agents/{agent}/heartbeat")
+    assert beat.status_code == 200 and beat["Content-Type"] == "application/json; charset=utf-8"
+    assert beat.json() == api.get(f"/api/v1/agents/{agent}").json()
+    schemas = api.get("/api/v1/openapi.json").json()["components"]["schemas"]
+    assert set(beat.json()) == set(schemas["AgentOut"]["properties"])

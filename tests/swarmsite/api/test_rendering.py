@@ -31,6 +31,8 @@ def test_an_agents_answer_decodes_to_the_same_values_with_djangos_time_form() ->
     fast, plain = both(data)
     assert fast == plain
     assert fast["registered_at"] == "2026-12-03T17:16:21.294Z"
+    for when in (at.replace(microsecond=0), at.astimezone(dt.timezone(dt.timedelta(hours=2))), at.replace(tzinfo=None)):
+        assert both({"when": when})[0] == both({"when": when})[1]
 
 
 def test_what_orjson_cannot_write_is_still_answered() -> None:
