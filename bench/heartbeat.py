@@ -8,17 +8,20 @@
   registered agents, with an agent-scope token;
 - batch heartbeats: POST /api/v1/agents/heartbeats naming all 50 agents in one request (how a process
   hosting many agents keeps them alive), reported as agent heartbeats per second against the no-op's
-  requests per second (no target: it says how many agents one server keeps alive).
+  requests per second (no target: it says how many agents one server keeps alive);
+- heartbeats over many agents (--many-agents, 1000): the same single heartbeat, round robin over 1000
+  other agents, so each beats about once a second and a heartbeat flush writes nearly one row per
+  heartbeat (no target: it shows the heartbeat's cost stays flat with the swarm's size).
 
-Load: wrk, 1 thread, 8 keep-alive connections (the Python load generator if wrk is missing); the four
-are interleaved, --rounds runs each after a warm-up, and the medians are compared. Both daphne
+Load: wrk, 1 thread, 8 keep-alive connections (the Python load generator if wrk is missing); the
+targets are interleaved, --rounds runs each after a warm-up, and the medians are compared. Both daphne
 servers write their access log to /dev/null, so logging costs them alike. Also printed: the server
 processes' CPU time per request (from /proc), which a busy shared machine disturbs less than rates.
 
 Targets: product no-op / floor >= 1.0, heartbeat / product no-op >= 0.9. The heartbeat ratio is
 printed second to last; the last line is the product no-op / floor ratio.
 
-Run: .venv/bin/python -m bench.heartbeat [--pg] [--seconds 5] [--rounds 3]"""
+Run: .venv/bin/python -m bench.heartbeat [--pg] [--seconds 5] [--rounds 3] [--agents 50] [--many-agents 1000]"""
 
 from __future__ import annotations
 
@@ -49,6 +52,7 @@ from bench.common import (  # noqa: E402
 )
 
 AGENTS = 50
+MANY_AGENTS = 1000  # wrk's script gets the paths in one environment variable (at most 128 KiB)
 
 
 def main() -> None:
@@ -58,6 +62,8 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3, help="interleaved runs of each (the median counts)")
     parser.add_argument("--connections", type=int, default=8)
     parser.add_argument("--agents", type=int, default=AGENTS, help="agents the single heartbeats go round")
+    parser.add_argument("--many-agents", type=int, default=MANY_AGENTS,
+                        help="agents of the second single-heartbeat target (0 leaves it out)")
     args = parser.parse_args()
     engine = "PostgreSQL" if args.pg else "SQLite"
     db = fresh_postgres_url("bench_heartbeat") if args.pg else None
@@ -71,7 +77,8 @@ def main() -> None:
         base, token = served.base, served.token
         with httpx.Client(base_url=f"{base}/api/v1", headers={"Authorization": f"Bearer {token}"}) as client:
             agents = [uuid.uuid4() for _ in range(args.agents)]
-            for agent in agents:
+            crowd = [uuid.uuid4() for _ in range(args.many_agents)]
+            for agent in agents + crowd:
                 client.post(f"/agents/{agent}/register").raise_for_status()
         batch = json.dumps({"agent_ids": [str(a) for a in agents[:AGENTS]]})
         targets: dict[str, tuple[str, list[str], str | None, Callable[[], list[int]], str]] = {
@@ -81,12 +88,27 @@ def main() -> None:
                           lambda: process_tree(served.pid), ""),
             "batch": (base, ["/api/v1/agents/heartbeats"], token, lambda: process_tree(served.pid), batch),
         }
+        if crowd:
+            targets["crowd"] = (base, [f"/api/v1/agents/{a}/heartbeat" for a in crowd], token,
+                                lambda: process_tree(served.pid), "")
         rates: dict[str, list[float]] = {name: [] for name in targets}
         cpu_ms: dict[str, list[float]] = {name: [] for name in targets}
-        for url, paths, bearer, _pids, body in targets.values():  # warm-up: code paths, caches, connections
+        beating = {"heartbeat": agents, "crowd": crowd}
+
+        def keep_alive(name: str) -> None:
+            """Unmeasured: every agent of a single-heartbeat target beats once (a batch heartbeat), so none
+            has fallen silent past its TTL while the other targets ran."""
+            with httpx.Client(base_url=f"{base}/api/v1", headers={"Authorization": f"Bearer {token}"}) as client:
+                ids = [str(a) for a in beating.get(name, [])]
+                for start in range(0, len(ids), 500):
+                    client.post("/agents/heartbeats", json={"agent_ids": ids[start:start + 500]}).raise_for_status()
+
+        for name, (url, paths, bearer, _pids, body) in targets.items():  # warm-up: code paths, caches, connections
+            keep_alive(name)
             post_load(url, paths, bearer, connections=args.connections, seconds=1, body=body)
         for _ in range(args.rounds):
             for name, (url, paths, bearer, pids, body) in targets.items():
+                keep_alive(name)
                 watched = pids()
                 cpu_start = cpu_seconds(watched)
                 rate, failed = post_load(url, paths, bearer, connections=args.connections, seconds=args.seconds,
@@ -107,12 +129,18 @@ def main() -> None:
         "noop": "product: authenticated POST /api/v1/noop (serve --workers 1)",
         "heartbeat": f"product: POST /api/v1/agents/{{id}}/heartbeat, round robin over {args.agents} agents",
         "batch": f"product: POST /api/v1/agents/heartbeats, {AGENTS} agents per request",
+        "crowd": f"product: POST /api/v1/agents/{{id}}/heartbeat, round robin over {args.many_agents} agents",
     }
     for name, label in labels.items():
+        if name not in rates:
+            continue
         runs = ", ".join(f"{r:.0f}" for r in rates[name])
         print(f"| {label} | {median(rates[name]):.0f} | {runs} | {median(cpu_ms[name]):.2f} ms |")
     beats = median(rates["batch"]) * AGENTS
     print(f"\nBatch heartbeats: {beats:.0f} agent heartbeats/s, {beats / noop:.1f} times the no-op's requests/s\n")
+    if crowd:
+        print(f"ratio heartbeat over {args.many_agents} agents/product-noop: {median(rates['crowd']) / noop:.2f} "
+              "(each agent beats about once a second: a flush writes nearly one row per heartbeat)")
     print(f"ratio heartbeat/product-noop: {heartbeat / noop:.2f} (target >= 0.9)")
     print(f"ratio product-noop/floor-noop: {noop / floor:.2f} (target >= 1.0)")
 

@@ -239,7 +239,7 @@ SWARM_SWEEP_INTERVAL_S = env_float("SWARM_SWEEP_INTERVAL_S", 5.0)
 SWARM_AGENTS_RECENT_S = env_float("SWARM_AGENTS_RECENT_S", 3600.0)
 # Heartbeats are broadcast live every time but written to the event log at most this often per agent.
 SWARM_HEARTBEAT_LOG_INTERVAL_S = env_float("SWARM_HEARTBEAT_LOG_INTERVAL_S", 60.0)
-# A server answers the heartbeats of agents it saw online within half the TTL from memory and writes them
+# A server answers the heartbeats of agents it saw online within 0.9 TTL from memory and writes them
 # in batches this often (stores/backends/orm/beat_buffer.py); 0 writes each heartbeat before its answer.
 SWARM_HEARTBEAT_FLUSH_S = env_float("SWARM_HEARTBEAT_FLUSH_S", 0.2)
 if not 0 <= SWARM_HEARTBEAT_FLUSH_S <= SWARM_AGENT_TTL_S / 10:

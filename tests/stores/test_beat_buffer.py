@@ -130,6 +130,17 @@ def test_a_deregistered_agents_pending_beat_is_dropped_in_the_same_process() -> 
         store.heartbeat(agent)
 
 
+def test_an_agent_not_seen_for_nine_tenths_of_its_ttl_is_written_before_its_answer() -> None:
+    store = server()
+    agent = uuid.uuid4()
+    with time_machine.travel(timezone.now(), tick=False) as traveller:
+        store.register(agent)
+        traveller.shift(timedelta(seconds=TTL * 0.9 + 0.5))
+        with CaptureQueriesContext(connection) as written:
+            store.heartbeat(agent)
+    assert len(written) == 1
+
+
 def test_an_agent_silent_past_its_ttl_is_expired_not_answered_from_memory() -> None:
     store = server()
     agent = uuid.uuid4()
@@ -146,9 +157,12 @@ def test_the_sweep_in_the_same_process_never_expires_an_agent_whose_beat_is_pend
     agent = uuid.uuid4()
     with time_machine.travel(timezone.now(), tick=False) as traveller:
         store.register(agent)
-        traveller.shift(timedelta(seconds=TTL / 2 - 1))
+        traveller.shift(timedelta(seconds=TTL * 0.9 - 1))
         store.heartbeat(agent)  # from memory
-        traveller.shift(timedelta(seconds=TTL / 2 + 2))  # past the TTL from registering
+        with CaptureQueriesContext(connection) as kept:
+            store.heartbeat(agent)
+        assert len(kept) == 0
+        traveller.shift(timedelta(seconds=TTL * 0.1 + 2))  # past the TTL from registering
         assert store.expire_silent() == []
     assert Agent.objects.get(pk=agent).state == Agent.State.ONLINE
 

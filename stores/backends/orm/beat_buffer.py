@@ -1,13 +1,13 @@
 """Single heartbeats written behind, in batches: what the server process knows of its agents' liveness.
 
-A heartbeat of an agent this process saw online within half its TTL (it registered here, or a heartbeat
-or a flush here found it online) is answered from memory and kept as pending. The server's flusher
-(swarmsite/sweeper.py) writes every pending beat each SWARM_HEARTBEAT_FLUSH_S as one batch heartbeat,
-with the batch call's guards, expiry, durable log and live events. Anything else (an agent this process
-does not know, one silent for half its TTL, or any beat while the flusher has not flushed for
-STALE_FLUSHES intervals, as when the database is failing) takes the single call's path and is written
-before the answer. An agent the flush finds offline or expired is forgotten, so its next heartbeat here
-answers 404 from the database."""
+A heartbeat of an agent this process saw online within nine tenths of its TTL (it registered here, or
+a heartbeat or a flush here found it online) is answered from memory and kept as pending. The
+server's flusher (swarmsite/sweeper.py) writes every pending beat each SWARM_HEARTBEAT_FLUSH_S in one
+guarded UPDATE (OrmLifecycleStore.flush_heartbeats). Anything else (an agent this process does not
+know or has not seen for that long, or any beat while the flusher has not flushed for STALE_FLUSHES
+intervals, as when the database is failing) takes the single call's path and is written before the
+answer. An agent the flush finds offline or expired is forgotten, so its next heartbeat here answers
+404 from the database."""
 
 from __future__ import annotations
 

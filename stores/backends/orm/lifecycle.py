@@ -26,6 +26,10 @@ ExpiryHook = Callable[[Sequence[AgentRecord], datetime], None]
 
 # Agents per statement when the buffer writes pending heartbeats.
 FLUSH_BATCH = 500
+# A heartbeat is answered from memory when this process saw the agent online within this share of the
+# TTL. The rest of the TTL covers the flush (at most a tenth of the TTL, see settings), so no sweep
+# anywhere can have expired an agent whose last beat here was that recent.
+KNOWN_FOR = 0.9
 
 _BEAT_RETURNS = ("name", "registered_at", "state_changed_at", "metadata")
 
@@ -99,7 +103,7 @@ class OrmLifecycleStore:
         self._buffer: BeatBuffer | None = None
 
     def start_heartbeat_buffer(self, flush_s: float) -> None:
-        """From now on, answer the heartbeats of agents this process saw online within half the TTL from
+        """From now on, answer the heartbeats of agents this process saw online within 0.9 TTL from
         memory and write them in batches; the caller runs flush_heartbeats() every `flush_s` seconds
         (stores/backends/orm/beat_buffer.py). Without this, every heartbeat is written before its answer."""
         if self._buffer is None:
@@ -119,7 +123,7 @@ class OrmLifecycleStore:
                 except BaseException:
                     buffer.restore(beats[start:])
                     raise
-            buffer.flushed(self._clock.now() - self._ttl / 2)
+            buffer.flushed(self._clock.now() - self._ttl * KNOWN_FOR)
         return len(beats)
 
     def _flush_batch(self, buffer: BeatBuffer, beats: list[tuple[UUID, datetime]]) -> None:
@@ -229,7 +233,7 @@ class OrmLifecycleStore:
         cutoff = now - self._ttl
         buffer = self._buffer
         if buffer is not None:
-            kept = buffer.take(agent_id, now, now - self._ttl / 2)
+            kept = buffer.take(agent_id, now, now - self._ttl * KNOWN_FOR)
             if kept is not None:  # written by the next flush, which also broadcasts it
                 return kept
         record = self._beat_if_fresh(agent_id, now, cutoff)
@@ -313,6 +317,9 @@ class OrmLifecycleStore:
                 self.events.emit_many(drafts, now)
         silent = [a for a, r in rows.items() if a not in refreshed and r.state != Agent.State.OFFLINE]
         expired = {r.agent_id for r in self._expire(Agent.objects.filter(pk__in=silent), now)} if silent else set()
+        if self._buffer is not None:  # their next single heartbeats here can be answered from memory
+            for record in refreshed.values():
+                self._buffer.remember(record)
         results = []
         for agent_id in ids:
             known = rows.get(agent_id)
