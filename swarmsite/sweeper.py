@@ -78,9 +78,19 @@ def _flush_at_exit() -> None:
         log.exception("could not write the last heartbeats at exit")
 
 
+def _start_buffer(interval_s: float) -> None:
+    from swarmsite.composition import lifecycle_store
+
+    lifecycle_store().start_heartbeat_buffer(interval_s)
+    atexit.register(_flush_at_exit)
+
+
 async def flush_beats_forever(interval_s: float) -> None:
+    """Start the buffer on the flush thread (building the stores there keeps the event loop free while
+    the first requests arrive), then flush every interval."""
     loop = asyncio.get_running_loop()
     pool = ThreadPoolExecutor(1, thread_name_prefix="swarm-beats")
+    await loop.run_in_executor(pool, _start_buffer, interval_s)
     while True:
         await asyncio.sleep(interval_s)
         try:
@@ -90,13 +100,9 @@ async def flush_beats_forever(interval_s: float) -> None:
 
 
 def start_heartbeat_buffer(loop: asyncio.AbstractEventLoop) -> asyncio.Task[None] | None:
-    from swarmsite.composition import lifecycle_store
-
     interval = settings.SWARM_HEARTBEAT_FLUSH_S
     if interval <= 0:
         return None
-    lifecycle_store().start_heartbeat_buffer(interval)
-    atexit.register(_flush_at_exit)
     return loop.create_task(flush_beats_forever(interval))
 
 

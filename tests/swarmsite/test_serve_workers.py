@@ -61,8 +61,9 @@ def cores_of_workers(env: dict[str, str], pin: str, workers: int) -> dict[int, s
     url = f"http://127.0.0.1:{port}"
     try:
         wait_until(lambda: healthy(url) and len(children(proc.pid)) == workers, 60, "the workers")
-        for _ in range(20):
-            assert healthy(url)  # requests start the HTTP pool's threads
+        for _ in range(20):  # requests start the HTTP pool's threads (a worker's first one loads the URLconf,
+            # which can take over a second on a core shared with another suite's servers)
+            wait_until(lambda: healthy(url), 20, "a health answer")
         threads = {pid: {int(t) for t in os.listdir(f"/proc/{pid}/task")} for pid in children(proc.pid)}
         return {pid: set().union(*(allowed_cpus(t) for t in tasks)) for pid, tasks in threads.items()}
     finally:
