@@ -241,7 +241,8 @@ SWARM_AGENTS_RECENT_S = env_float("SWARM_AGENTS_RECENT_S", 3600.0)
 SWARM_HEARTBEAT_LOG_INTERVAL_S = env_float("SWARM_HEARTBEAT_LOG_INTERVAL_S", 60.0)
 # A server answers the heartbeats of agents it saw online within 0.9 TTL from memory and writes them
 # in batches this often (stores/backends/orm/beat_buffer.py); 0 writes each heartbeat before its answer.
-SWARM_HEARTBEAT_FLUSH_S = env_float("SWARM_HEARTBEAT_FLUSH_S", 0.2)
+# Unset, it is 0.2 s or a tenth of the TTL, whichever is shorter.
+SWARM_HEARTBEAT_FLUSH_S = env_float("SWARM_HEARTBEAT_FLUSH_S", min(0.2, SWARM_AGENT_TTL_S / 10))
 if not 0 <= SWARM_HEARTBEAT_FLUSH_S <= SWARM_AGENT_TTL_S / 10:
     raise ImproperlyConfigured(
         f"SWARM_HEARTBEAT_FLUSH_S must be between 0 and a tenth of SWARM_AGENT_TTL_S ({SWARM_AGENT_TTL_S / 10:g})"
