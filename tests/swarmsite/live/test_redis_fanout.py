@@ -31,7 +31,7 @@ async def test_events_fan_out_to_websockets_through_redis(settings: object) -> N
     user = await database_sync_to_async(user_with_role)("viewer")
     comm = WebsocketCommunicator(URLRouter(websocket_urlpatterns), "/ws/dashboard/?feed=1")
     comm.scope["user"] = user
-    assert (await comm.connect())[0]
+    assert (await comm.connect(timeout=5))[0]  # the first Redis connection of a busy test process
     name = f"redis-{uuid.uuid4().hex[:6]}"
     await database_sync_to_async(lifecycle_store().register)(uuid.uuid4(), name=name)
     html = await comm.receive_from(timeout=5)
