@@ -5,6 +5,7 @@ orjson cannot write (an integer beyond 64 bits, a lone surrogate) falls back to 
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from typing import Any
 
@@ -28,19 +29,19 @@ def _default(value: Any) -> Any:
     return _ninja.default(value)
 
 
+def dumps(data: Any) -> bytes | str:
+    try:
+        return orjson.dumps(data, default=_default, option=OPTIONS)
+    except orjson.JSONEncodeError:
+        return json.dumps(data, cls=NinjaJSONEncoder)
+
+
 def json_answer(data: Any) -> HttpResponse:
     """A 200 answer written at once, for a hot route whose data already has its schema's types (ninja
     passes an HttpResponse through as it is)."""
-    try:
-        content = orjson.dumps(data, default=_default, option=OPTIONS)
-    except orjson.JSONEncodeError:
-        content = JSONRenderer().render(None, data, response_status=200)  # type: ignore[arg-type]
-    return HttpResponse(content, content_type="application/json; charset=utf-8")
+    return HttpResponse(dumps(data), content_type="application/json; charset=utf-8")
 
 
 class FastJSONRenderer(JSONRenderer):
     def render(self, request: HttpRequest, data: Any, *, response_status: int) -> Any:
-        try:
-            return orjson.dumps(data, default=_default, option=OPTIONS)
-        except orjson.JSONEncodeError:
-            return super().render(request, data, response_status=response_status)
+        return dumps(data)

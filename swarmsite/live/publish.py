@@ -35,35 +35,14 @@ def event_message(event: Event) -> dict[str, Any]:
 
 
 def publish(event: Event) -> None:
-    """Fan an event out to the dashboard group and its subject's group. Delivery is best effort:
-    the durable log is the source of truth and clients resume from it after a gap."""
-    layer = get_channel_layer()
-    if layer is None:
-        return
-    message = event_message(event)
-    loop = _server_loop()
-    if loop is not None:
-        # Inside a server: hand the sends to its event loop and return at once, so a write's
-        # response never waits for fan-out.
-        _outbox_for(loop).put(layer, message, event_groups(event))
-        return
-
-    async def send_all() -> None:
-        for group in event_groups(event):
-            await layer.group_send(group, message)
-
-    try:
-        async_to_sync(send_all)()
-    except Exception:  # a broken channel layer must not fail a committed write
-        log.exception("could not publish event %s", event.kind)
+    """Fan an event out to the dashboard group and, for a followed subject, its subject's group. Delivery
+    is best effort: the durable log is the source of truth and clients resume from it after a gap."""
+    publish_many([event])
 
 
 def publish_many(events: Sequence[Event]) -> None:
-    """The events of one batch write (a batch heartbeat, the heartbeat buffer's flush): each group gets
-    them in one `swarm.events` message, in order, instead of one message per event."""
-    if len(events) == 1:
-        publish(events[0])
-        return
+    """The events of one write or batch write (a batch heartbeat, the heartbeat buffer's flush): each group
+    gets them in order, several in one `swarm.events` message instead of one message per event."""
     layer = get_channel_layer()
     if layer is None or not events:
         return
@@ -76,9 +55,11 @@ def publish_many(events: Sequence[Event]) -> None:
              for group, messages in by_group.items()]
     loop = _server_loop()
     if loop is not None:
+        # Inside a server: hand the sends to its event loop and return at once, so a write's
+        # response never waits for fan-out.
         outbox = _outbox_for(loop)
         for group, message in sends:
-            outbox.put(layer, message, [group])
+            outbox.put(layer, message, group)
         return
 
     async def send_all() -> None:
@@ -88,7 +69,7 @@ def publish_many(events: Sequence[Event]) -> None:
     try:
         async_to_sync(send_all)()
     except Exception:  # a broken channel layer must not fail a committed write
-        log.exception("could not publish %d events", len(events))
+        log.exception("could not publish %s", ", ".join(e.kind for e in events))
 
 
 _pending: set[asyncio.Task[None]] = set()
@@ -121,12 +102,12 @@ class _Outbox:
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
         self.loop = loop
         self.lock = threading.Lock()
-        self.items: deque[tuple[Any, dict[str, Any], list[str]]] = deque()
+        self.items: deque[tuple[Any, dict[str, Any], str]] = deque()
         self.draining = False
 
-    def put(self, layer: Any, message: dict[str, Any], groups: list[str]) -> None:
+    def put(self, layer: Any, message: dict[str, Any], group: str) -> None:
         with self.lock:
-            self.items.append((layer, message, groups))
+            self.items.append((layer, message, group))
             if self.draining:
                 return
             self.draining = True
@@ -150,12 +131,11 @@ class _Outbox:
                     return
                 batch = list(self.items)
                 self.items.clear()
-            for layer, message, groups in batch:
+            for layer, message, group in batch:
                 try:
-                    for group in groups:
-                        await layer.group_send(group, message)
+                    await layer.group_send(group, message)
                 except Exception:  # one failed send must not stop the ones after it
-                    log.exception("could not publish event %s", message.get("kind"))
+                    log.exception("could not publish to %s", group)
 
 
 _outboxes: dict[asyncio.AbstractEventLoop, _Outbox] = {}

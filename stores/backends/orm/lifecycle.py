@@ -33,49 +33,53 @@ KNOWN_FOR = 0.9
 
 _BEAT_RETURNS = ("name", "registered_at", "state_changed_at", "metadata")
 
+Columns = list[tuple[Col, list[Any]]]
 
-def _beat_statement() -> tuple[str, list[tuple[Col, list[Any]]]]:
-    """The heartbeat's UPDATE ... RETURNING, and each returned column with the converters that load it as
-    the model field would (the database's, then the field's); made once per database connection."""
+
+def _returned_columns(names: tuple[str, ...]) -> Columns:
+    """Agent columns as a RETURNING clause reads them, each with the converters that load it as the model
+    field would (the database's, then the field's); made once per database connection."""
     wrapper = connections[connection.alias]
-    made = getattr(wrapper, "swarm_beat_statement", None)
-    if made is None:
-        ops = wrapper.ops
-        table = Agent._meta.db_table
-        columns = [cast(Field[Any, Any], Agent._meta.get_field(name)).get_col(table) for name in _BEAT_RETURNS]
-        sql = (
-            f"UPDATE {ops.quote_name(table)} SET last_heartbeat = %s "
-            "WHERE id = %s AND state = %s AND last_heartbeat >= %s AND heartbeat_logged_at > %s "
-            f"RETURNING {', '.join(ops.quote_name(str(c.target.column)) for c in columns)}"
-        )
-        made = sql, [(c, ops.get_db_converters(c) + c.get_db_converters(wrapper)) for c in columns]
-        wrapper.swarm_beat_statement = made  # type: ignore[attr-defined]
-    return made
+    made: dict[tuple[str, ...], Columns] = wrapper.__dict__.setdefault("swarm_agent_columns", {})
+    if names not in made:
+        fields = [cast(Field[Any, Any], Agent._meta.get_field(n)).get_col(Agent._meta.db_table) for n in names]
+        made[names] = [(c, wrapper.ops.get_db_converters(c) + c.get_db_converters(wrapper)) for c in fields]
+    return made[names]
 
 
-def _flush_statement(count: int) -> tuple[str, list[tuple[Col, list[Any]]]]:
+def _returning(columns: Columns, table: str = "") -> str:
+    prefix = f"{table}." if table else ""
+    return ", ".join(prefix + connection.ops.quote_name(str(c.target.column)) for c, _ in columns)
+
+
+def _beat_statement() -> tuple[str, Columns]:
+    """The heartbeat's UPDATE ... RETURNING and its returned columns."""
+    columns = _returned_columns(_BEAT_RETURNS)
+    sql = (
+        f"UPDATE {connection.ops.quote_name(Agent._meta.db_table)} SET last_heartbeat = %s "
+        "WHERE id = %s AND state = %s AND last_heartbeat >= %s AND heartbeat_logged_at > %s "
+        f"RETURNING {_returning(columns)}"
+    )
+    return sql, columns
+
+
+def _flush_statement(count: int) -> tuple[str, Columns]:
     """The buffer's UPDATE ... RETURNING for `count` agents, guarded as the single heartbeat's statement,
-    and the returned columns (id first) with their converters. On PostgreSQL the rows are locked in id
-    order first, so two processes flushing the same agents queue instead of deadlocking."""
-    wrapper = connections[connection.alias]
-    columns = getattr(wrapper, "swarm_flush_columns", None)
-    if columns is None:
-        fields = [cast(Field[Any, Any], Agent._meta.get_field(n)).get_col(Agent._meta.db_table)
-                  for n in ("id", *_BEAT_RETURNS)]
-        columns = [(c, wrapper.ops.get_db_converters(c) + c.get_db_converters(wrapper)) for c in fields]
-        wrapper.swarm_flush_columns = columns  # type: ignore[attr-defined]
-    table = wrapper.ops.quote_name(Agent._meta.db_table)
+    and the returned columns (id first). On PostgreSQL the rows are locked in id order first, so two
+    processes flushing the same agents queue instead of deadlocking."""
+    columns = _returned_columns(("id", *_BEAT_RETURNS))
+    table = connection.ops.quote_name(Agent._meta.db_table)
     marks = ", ".join(["%s"] * count)
     guard = "state = %s AND last_heartbeat >= %s AND heartbeat_logged_at > %s"
-    if wrapper.vendor == "postgresql":
-        returned = ", ".join(f"{table}.{wrapper.ops.quote_name(str(c.target.column))}" for c, _ in columns)
+    if connection.vendor == "postgresql":
         sql = (
             f"WITH locked AS (SELECT id FROM {table} WHERE id IN ({marks}) AND {guard} ORDER BY id FOR UPDATE) "
-            f"UPDATE {table} SET last_heartbeat = %s FROM locked WHERE {table}.id = locked.id RETURNING {returned}"
+            f"UPDATE {table} SET last_heartbeat = %s FROM locked WHERE {table}.id = locked.id "
+            f"RETURNING {_returning(columns, table)}"
         )
     else:
-        returned = ", ".join(wrapper.ops.quote_name(str(c.target.column)) for c, _ in columns)
-        sql = f"UPDATE {table} SET last_heartbeat = %s WHERE id IN ({marks}) AND {guard} RETURNING {returned}"
+        sql = (f"UPDATE {table} SET last_heartbeat = %s WHERE id IN ({marks}) AND {guard} "
+               f"RETURNING {_returning(columns)}")
     return sql, columns
 
 
@@ -83,6 +87,15 @@ def _from_db(value: Any, column: Col, converters: list[Any]) -> Any:
     for convert in converters:
         value = convert(value, column, connection)
     return value
+
+
+def _refreshed(agent_id: UUID, values: Sequence[Any], columns: Columns, now: datetime) -> AgentRecord:
+    """The online agent as a heartbeat at `now` left it, from the _BEAT_RETURNS values of its row."""
+    name, registered_at, state_changed_at, metadata = (
+        _from_db(value, column, converters) for value, (column, converters) in zip(values, columns, strict=True)
+    )
+    return AgentRecord(agent_id=agent_id, name=name, state=AgentState.ONLINE, registered_at=registered_at,
+                       last_heartbeat=now, state_changed_at=state_changed_at, metadata=metadata)
 
 
 class OrmLifecycleStore:
@@ -141,11 +154,9 @@ class OrmLifecycleStore:
                                    for r in refreshed], now)
         done = {r.agent_id for r in refreshed}
         rest = [a for a in ids if a not in done]
-        if rest:
+        if rest:  # heartbeat_many remembers the ones it refreshed
             for result in self.heartbeat_many(rest):
-                if result.record is not None:
-                    buffer.remember(result.record)
-                else:  # expired or offline now: its next heartbeat here asks the database
+                if result.record is None:  # expired or offline now: its next heartbeat here asks the database
                     buffer.forget(result.agent_id)
 
     def _beat_many_if_fresh(
@@ -168,13 +179,7 @@ class OrmLifecycleStore:
             agent_id, rest = _from_db(row[0], id_column, id_converters), tuple(row[1:])
             record = buffer.unchanged(agent_id, rest, now)  # the usual case: converted at an earlier flush
             if record is None:
-                name, registered_at, state_changed_at, metadata = (
-                    _from_db(value, column, converters)
-                    for value, (column, converters) in zip(rest, columns[1:], strict=True)
-                )
-                record = AgentRecord(agent_id=agent_id, name=name, state=AgentState.ONLINE,
-                                     registered_at=registered_at, last_heartbeat=now,
-                                     state_changed_at=state_changed_at, metadata=metadata)
+                record = _refreshed(agent_id, rest, columns[1:], now)
                 buffer.read(agent_id, rest)
             records.append(record)
         return records
@@ -278,13 +283,7 @@ class OrmLifecycleStore:
         with connection.cursor() as cursor:
             cursor.execute(sql, params)
             row = cursor.fetchone()
-        if row is None:
-            return None
-        name, registered_at, state_changed_at, metadata = (
-            _from_db(value, column, converters) for value, (column, converters) in zip(row, columns, strict=True)
-        )
-        return AgentRecord(agent_id=agent_id, name=name, state=AgentState.ONLINE, registered_at=registered_at,
-                           last_heartbeat=now, state_changed_at=state_changed_at, metadata=metadata)
+        return None if row is None else _refreshed(agent_id, row, columns, now)
 
     @translate_db_errors
     def heartbeat_many(self, agent_ids: Sequence[UUID]) -> list[HeartbeatResult]:
